@@ -1,0 +1,2 @@
+//! Placeholder; replaced by the decide CLI.
+fn main() {}

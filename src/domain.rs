@@ -1,0 +1,408 @@
+//! `allowed_domains`: parsing entries once, then matching `Origin` hosts.
+//!
+//! Every entry is normalized when the policy is built (scheme, port and path
+//! dropped, IDNA ToASCII, lower case, one trailing dot and one leading `www.`
+//! removed) and put in a hash set, so matching an Origin is one lookup
+//! whatever the size of the allowlist. Wildcard entries live in their own set
+//! and are found by looking up each label-boundary suffix of the Origin host.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::hash::FastSet;
+use crate::host::{normalize_entry_host, parse_ascii_host, HostError, HostRef, LowerBuf, NormalizedHost};
+use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, Origin};
+
+/// What is wrong with one `allowed_domains` entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// The entry is the empty string.
+    #[error("the entry is empty")]
+    Empty,
+    /// The entry contains whitespace or a control character.
+    #[error("the entry contains whitespace or a control character")]
+    Whitespace,
+    /// More than one `scheme://` (e.g. `https://http://example.com`).
+    #[error("the entry has more than one scheme")]
+    MultipleSchemes,
+    /// The scheme is not a valid URL scheme.
+    #[error("the scheme {0:?} is not a valid URL scheme")]
+    InvalidScheme(String),
+    /// `user@host` userinfo.
+    #[error("the entry contains userinfo ('@'); write only the host")]
+    Userinfo,
+    /// A port that is not a number from 1 to 65535.
+    #[error("the port {0:?} is not a number from 1 to 65535")]
+    InvalidPort(String),
+    /// `*` anywhere but as the whole first label of a web entry.
+    #[error("'*' is only allowed as a whole leading label, as in '*.example.com'")]
+    MisplacedWildcard,
+    /// `*.com`: a wildcard needs at least two labels after `*.`.
+    #[error("a wildcard needs at least two labels after '*.' (e.g. '*.example.com')")]
+    WildcardTooBroad,
+    /// `*.` in front of an IP address.
+    #[error("a wildcard cannot cover an IP address")]
+    WildcardIp,
+    /// A wildcard with a non-http(s) scheme (`capacitor://*.x.y`).
+    #[error("a wildcard cannot be used with the non-web scheme {0:?}")]
+    WildcardAppScheme(String),
+    /// The host part is invalid.
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+/// One normalized `allowed_domains` entry.
+///
+/// Parse one with [`str::parse`]; its [`Display`](fmt::Display) form is the
+/// normalized spelling, which parses back to the same entry.
+///
+/// ```
+/// use keypolicy::DomainEntry;
+/// let entry: DomainEntry = "https://WWW.Example.com:8443/maps".parse()?;
+/// assert_eq!(entry.to_string(), "example.com");
+/// let idn: DomainEntry = "münchen.de".parse()?;
+/// assert_eq!(idn.to_string(), "xn--mnchen-3ya.de");
+/// # Ok::<(), keypolicy::DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DomainEntry(Entry);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Entry {
+    /// Exact host, `www.`-folded: `example.com`.
+    Domain(Box<str>),
+    /// `*.example.com`, holding `example.com`.
+    Wildcard(Box<str>),
+    /// An IP address, matched by value.
+    Ip(IpAddr),
+    /// A non-web origin, held as lower-case `scheme://host`.
+    App(Box<str>),
+}
+
+impl FromStr for DomainEntry {
+    type Err = DomainError;
+
+    fn from_str(input: &str) -> Result<Self, DomainError> {
+        if input.is_empty() {
+            return Err(DomainError::Empty);
+        }
+        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(DomainError::Whitespace);
+        }
+        let (scheme, rest) = match input.split_once("://") {
+            Some((scheme, rest)) => {
+                if rest.contains("://") {
+                    return Err(DomainError::MultipleSchemes);
+                }
+                if !is_valid_scheme(scheme) {
+                    return Err(DomainError::InvalidScheme(scheme.to_owned()));
+                }
+                (Some(scheme.to_ascii_lowercase()), rest)
+            }
+            None => (None, input),
+        };
+        // Path, query and fragment are ignored: only the host is compared.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(DomainError::Userinfo);
+        }
+        let (host, port) = split_host_port(authority).ok_or(HostError::BadIp)?;
+        if let Some(port) = port {
+            parse_port(port).ok_or_else(|| DomainError::InvalidPort(port.to_owned()))?;
+        }
+        let app_scheme = scheme.filter(|s| !is_web_scheme(s));
+        if host.contains('*') {
+            let suffix = host.strip_prefix("*.").ok_or(DomainError::MisplacedWildcard)?;
+            if suffix.contains('*') {
+                return Err(DomainError::MisplacedWildcard);
+            }
+            if let Some(scheme) = app_scheme {
+                return Err(DomainError::WildcardAppScheme(scheme));
+            }
+            return match normalize_entry_host(suffix)? {
+                NormalizedHost::Ip(_) => Err(DomainError::WildcardIp),
+                NormalizedHost::Domain(d) if !d.contains('.') => Err(DomainError::WildcardTooBroad),
+                NormalizedHost::Domain(d) => Ok(DomainEntry(Entry::Wildcard(d.into()))),
+            };
+        }
+        if let Some(scheme) = app_scheme {
+            // App origins are compared as written (case aside): no IDNA, no
+            // `www.` or trailing-dot folding.
+            if let Some(bad) = host.chars().find(|c| !c.is_ascii()) {
+                return Err(HostError::BadCharacter(bad).into());
+            }
+            parse_ascii_host(host)?;
+            return Ok(DomainEntry(Entry::App(
+                format!("{scheme}://{}", host.to_ascii_lowercase()).into(),
+            )));
+        }
+        Ok(DomainEntry(match normalize_entry_host(host)? {
+            NormalizedHost::Ip(ip) => Entry::Ip(ip),
+            NormalizedHost::Domain(d) => Entry::Domain(fold_www(&d).into()),
+        }))
+    }
+}
+
+impl fmt::Display for DomainEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Entry::Domain(d) => f.write_str(d),
+            Entry::Wildcard(d) => write!(f, "*.{d}"),
+            Entry::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
+            Entry::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Entry::App(origin) => f.write_str(origin),
+        }
+    }
+}
+
+/// Removes one leading `www.` label, when what remains still has a dot:
+/// `www.example.com` is `example.com`, but `www.com` stays `www.com` so that
+/// an entry can never fold into a bare top-level domain.
+fn fold_www(lower: &str) -> &str {
+    match lower.strip_prefix("www.") {
+        Some(rest) if rest.contains('.') => rest,
+        _ => lower,
+    }
+}
+
+/// The outcome of matching an Origin against the allowlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OriginMatch {
+    Allowed,
+    NotAllowed,
+    /// The host has a punycode label that is not valid IDNA.
+    Invalid,
+}
+
+/// The compiled `allowed_domains` list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DomainAllowlist {
+    /// Entries in the order given, duplicates removed (for display and JSON).
+    entries: Vec<DomainEntry>,
+    exact: FastSet<Box<str>>,
+    wildcards: FastSet<Box<str>>,
+    ips: FastSet<IpAddr>,
+    apps: FastSet<Box<str>>,
+}
+
+impl DomainAllowlist {
+    pub(crate) fn new(entries: impl IntoIterator<Item = DomainEntry>) -> Self {
+        let mut list = DomainAllowlist::default();
+        for entry in entries {
+            let fresh = match &entry.0 {
+                Entry::Domain(d) => list.exact.insert(d.clone()),
+                Entry::Wildcard(d) => list.wildcards.insert(d.clone()),
+                Entry::Ip(ip) => list.ips.insert(*ip),
+                Entry::App(a) => list.apps.insert(a.clone()),
+            };
+            if fresh {
+                list.entries.push(entry);
+            }
+        }
+        list
+    }
+
+    pub(crate) fn entries(&self) -> &[DomainEntry] {
+        &self.entries
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Matches a parsed Origin. Allocation-free unless the host has a
+    /// punycode label that the exact set does not hold.
+    pub(crate) fn match_origin(&self, origin: &Origin<'_>) -> OriginMatch {
+        let verdict = |hit: bool| {
+            if hit {
+                OriginMatch::Allowed
+            } else {
+                OriginMatch::NotAllowed
+            }
+        };
+        let mut buf = LowerBuf::new();
+        if !origin.is_web() {
+            return verdict(buf.lower(origin.scheme_host).is_some_and(|key| self.apps.contains(key)));
+        }
+        let name = match origin.host {
+            HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
+            HostRef::Domain(d) => d,
+        };
+        let Some(lower) = buf.lower(name.name) else {
+            return OriginMatch::Invalid;
+        };
+        if self.exact.contains(fold_www(lower)) {
+            // Entries were validated when built, so a hit needs no IDNA check.
+            return OriginMatch::Allowed;
+        }
+        let wildcard_hit = !self.wildcards.is_empty()
+            && lower.match_indices('.').any(|(dot, _)| {
+                lower
+                    .get(dot + 1..)
+                    .is_some_and(|suffix| self.wildcards.contains(suffix))
+            });
+        if !origin.idna_is_valid() {
+            return OriginMatch::Invalid;
+        }
+        verdict(wildcard_hit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::parse_origin;
+
+    fn entry(s: &str) -> Result<String, DomainError> {
+        s.parse::<DomainEntry>().map(|e| e.to_string())
+    }
+
+    fn list(entries: &[&str]) -> DomainAllowlist {
+        DomainAllowlist::new(entries.iter().map(|e| e.parse::<DomainEntry>().unwrap()))
+    }
+
+    fn check(list: &DomainAllowlist, origin: &str) -> OriginMatch {
+        list.match_origin(&parse_origin(origin).unwrap())
+    }
+
+    #[test]
+    fn entries_normalize() {
+        assert_eq!(entry("https://www.mappinest.com").unwrap(), "mappinest.com");
+        assert_eq!(entry("app.example.com").unwrap(), "app.example.com");
+        assert_eq!(entry("http://localhost:3000").unwrap(), "localhost");
+        assert_eq!(entry("EXAMPLE.com").unwrap(), "example.com");
+        assert_eq!(entry("example.com.").unwrap(), "example.com");
+        assert_eq!(entry("HTTPS://Example.com/a/b?c#d").unwrap(), "example.com");
+        assert_eq!(entry("www.com").unwrap(), "www.com");
+        assert_eq!(entry("www.www.example.com").unwrap(), "www.example.com");
+        assert_eq!(entry("*.Example.COM").unwrap(), "*.example.com");
+        assert_eq!(entry("https://*.example.com:443").unwrap(), "*.example.com");
+        assert_eq!(entry("http://[0:0:0:0:0:0:0:1]:80").unwrap(), "[::1]");
+        assert_eq!(entry("0x7f.1").unwrap(), "127.0.0.1");
+        assert_eq!(entry("Capacitor://LocalHost").unwrap(), "capacitor://localhost");
+        assert_eq!(entry("münchen.de").unwrap(), "xn--mnchen-3ya.de");
+    }
+
+    #[test]
+    fn invalid_entries_are_rejected() {
+        assert_eq!(entry(""), Err(DomainError::Empty));
+        assert_eq!(entry("exa mple.com"), Err(DomainError::Whitespace));
+        assert_eq!(entry(" example.com"), Err(DomainError::Whitespace));
+        assert_eq!(entry("https://http://example.com"), Err(DomainError::MultipleSchemes));
+        assert_eq!(entry("example..com"), Err(HostError::EmptyLabel.into()));
+        assert_eq!(entry("xn--zz.com"), Err(HostError::BadIdna.into()));
+        assert_eq!(
+            entry("example.com:99999"),
+            Err(DomainError::InvalidPort("99999".into()))
+        );
+        assert_eq!(entry("example.com:"), Err(DomainError::InvalidPort("".into())));
+        assert_eq!(entry("ex*ample.com"), Err(DomainError::MisplacedWildcard));
+        assert_eq!(entry("a.*.example.com"), Err(DomainError::MisplacedWildcard));
+        assert_eq!(entry("*.*.example.com"), Err(DomainError::MisplacedWildcard));
+        assert_eq!(entry("*"), Err(DomainError::MisplacedWildcard));
+        assert_eq!(entry("*.com"), Err(DomainError::WildcardTooBroad));
+        assert_eq!(entry("*.127.0.0.1"), Err(DomainError::WildcardIp));
+        assert_eq!(
+            entry("capacitor://*.example.com"),
+            Err(DomainError::WildcardAppScheme("capacitor".into()))
+        );
+        assert_eq!(entry("user@example.com"), Err(DomainError::Userinfo));
+        assert_eq!(
+            entry("1http://example.com"),
+            Err(DomainError::InvalidScheme("1http".into()))
+        );
+        assert_eq!(entry("exa%6dple.com"), Err(HostError::BadCharacter('%').into()));
+    }
+
+    #[test]
+    fn exact_matching_folds_case_www_scheme_port_and_dot() {
+        let l = list(&["https://www.mappinest.com", "app.example.com", "http://localhost:3000"]);
+        for ok in [
+            "https://www.mappinest.com",
+            "http://mappinest.com",
+            "HTTPS://MAPPINEST.COM:8443",
+            "https://mappinest.com.",
+            "https://app.example.com",
+            "https://www.app.example.com",
+            "http://localhost:3000",
+            "https://localhost",
+        ] {
+            assert_eq!(check(&l, ok), OriginMatch::Allowed, "{ok}");
+        }
+        for no in [
+            "https://evilmappinest.com",
+            "https://mappinest.com.evil.net",
+            "https://a.mappinest.com",
+            "https://mappinest.co",
+            "https://www.www.mappinest.com",
+            "https://wwwmappinest.com",
+            "https://example.com",
+            "app://app.example.com",
+        ] {
+            assert_eq!(check(&l, no), OriginMatch::NotAllowed, "{no}");
+        }
+    }
+
+    #[test]
+    fn wildcards_cover_subdomains_at_any_depth_only() {
+        let l = list(&["*.example.com"]);
+        for ok in [
+            "https://a.example.com",
+            "https://www.example.com",
+            "https://a.b.example.com",
+            "https://A.Example.Com.",
+        ] {
+            assert_eq!(check(&l, ok), OriginMatch::Allowed, "{ok}");
+        }
+        for no in [
+            "https://example.com",
+            "https://badexample.com",
+            "https://example.com.evil.net",
+            "https://a.example.co",
+        ] {
+            assert_eq!(check(&l, no), OriginMatch::NotAllowed, "{no}");
+        }
+    }
+
+    #[test]
+    fn ips_match_by_value_only() {
+        let l = list(&["127.0.0.1", "[::1]"]);
+        assert_eq!(check(&l, "http://2130706433"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "http://[0:0:0:0:0:0:0:1]:8080"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "http://[::ffff:127.0.0.1]"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "http://127.0.0.2"), OriginMatch::NotAllowed);
+    }
+
+    #[test]
+    fn app_schemes_match_scheme_and_host_exactly() {
+        let l = list(&["capacitor://localhost", "tauri://localhost", "example.com"]);
+        assert_eq!(check(&l, "capacitor://localhost"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "CAPACITOR://LOCALHOST:1234"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "capacitor://localhost."), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "capacitor://www.localhost"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "https://localhost"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "app://example.com"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "ionic://localhost"), OriginMatch::NotAllowed);
+    }
+
+    #[test]
+    fn punycode_origins() {
+        let l = list(&["münchen.de", "*.example.com"]);
+        assert_eq!(check(&l, "https://xn--mnchen-3ya.de"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://XN--MNCHEN-3YA.DE"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://www.xn--mnchen-3ya.de"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://xn--mnchen-3ya.example.com"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://xn--zz.example.com"), OriginMatch::Invalid);
+        assert_eq!(check(&l, "https://xn--zz.de"), OriginMatch::Invalid);
+        assert_eq!(check(&l, "https://xn--mnchen-3yb.de"), OriginMatch::NotAllowed);
+    }
+
+    #[test]
+    fn duplicates_are_dropped_keeping_order() {
+        let l = list(&["b.com", "www.b.com", "a.com", "B.COM"]);
+        let shown: Vec<String> = l.entries().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["b.com", "a.com"]);
+    }
+}

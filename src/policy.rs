@@ -1,0 +1,290 @@
+//! `KeyPolicy`: a Mappinest API key's rules, validated and compiled once.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::domain::{DomainAllowlist, DomainEntry, DomainError};
+use crate::scope::{Scope, ScopeSet, UnknownScope};
+use crate::tileset::{TilesetAllowlist, TilesetError, TilesetPattern};
+
+/// Where a key may be used by default.
+///
+/// Exhaustive on purpose: the seed defines exactly these four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KeyType {
+    /// Unrestricted (the default): no origin rule of its own.
+    #[default]
+    Any,
+    /// Browser key: an Origin header is always required.
+    Web,
+    /// Desktop applications: Origin optional unless domains are set.
+    Desktop,
+    /// Servers: Origin optional unless domains are set.
+    Server,
+}
+
+impl KeyType {
+    /// The name as written in policies, e.g. `web`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Any => "any",
+            KeyType::Web => "web",
+            KeyType::Desktop => "desktop",
+            KeyType::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = PolicyError;
+
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
+        [KeyType::Any, KeyType::Web, KeyType::Desktop, KeyType::Server]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| PolicyError::UnknownKeyType { value: s.to_owned() })
+    }
+}
+
+/// Why a key policy could not be built. Each variant names the field, the
+/// index in its list and the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// `key_type` is not `any`, `web`, `desktop` or `server`.
+    #[error("key_type: unknown key type {value:?}; expected one of any, web, desktop, server")]
+    UnknownKeyType {
+        /// The value given.
+        value: String,
+    },
+    /// A `scopes` entry is not one of the four Mappinest scopes.
+    #[error("scopes[{index}]: {source}")]
+    UnknownScope {
+        /// Position in `scopes`.
+        index: usize,
+        /// The error, which holds the value.
+        source: UnknownScope,
+    },
+    /// An `allowed_domains` entry is invalid.
+    #[error("allowed_domains[{index}]: {value:?}: {source}")]
+    InvalidDomain {
+        /// Position in `allowed_domains`.
+        index: usize,
+        /// The entry as given.
+        value: String,
+        /// What is wrong with it.
+        source: DomainError,
+    },
+    /// An `allowed_tilesets` entry is invalid.
+    #[error("allowed_tilesets[{index}]: {value:?}: {source}")]
+    InvalidTileset {
+        /// Position in `allowed_tilesets`.
+        index: usize,
+        /// The entry as given.
+        value: String,
+        /// What is wrong with it.
+        source: TilesetError,
+    },
+}
+
+/// A Mappinest API key's policy: key type, scopes, allowed domains and
+/// allowed tilesets, validated and normalized when built.
+///
+/// Build one with [`KeyPolicy::builder`] or deserialize it from JSON (with
+/// the `serde` feature); evaluate requests with [`evaluate`](crate::evaluate).
+/// It is immutable, `Send` and `Sync`: share one behind an `Arc` and swap
+/// it on key rotation.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPolicy {
+    pub(crate) key_type: KeyType,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) domains: DomainAllowlist,
+    pub(crate) tilesets: TilesetAllowlist,
+}
+
+impl KeyPolicy {
+    /// A key with no restrictions: every request is allowed.
+    pub fn unrestricted() -> Self {
+        KeyPolicy::default()
+    }
+
+    /// Starts building a policy.
+    pub fn builder() -> KeyPolicyBuilder {
+        KeyPolicyBuilder::default()
+    }
+
+    /// The key type.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// The scopes (empty: scopes never block).
+    pub fn scopes(&self) -> ScopeSet {
+        self.scopes
+    }
+
+    /// The normalized domain entries, duplicates removed.
+    pub fn allowed_domains(&self) -> &[DomainEntry] {
+        self.domains.entries()
+    }
+
+    /// The tileset entries, duplicates removed.
+    pub fn allowed_tilesets(&self) -> &[TilesetPattern] {
+        self.tilesets.entries()
+    }
+
+    /// Whether requests must carry an Origin header (rules 2 and 3): the
+    /// key has allowed domains, or is a `web` key.
+    pub fn has_origin_rule(&self) -> bool {
+        !self.domains.is_empty() || self.key_type == KeyType::Web
+    }
+}
+
+/// Builds a [`KeyPolicy`], validating every entry in [`build`](Self::build).
+///
+/// ```
+/// use keypolicy::{KeyPolicy, KeyType, Scope};
+/// let policy = KeyPolicy::builder()
+///     .key_type(KeyType::Web)
+///     .scope(Scope::TilesRead)
+///     .allowed_domains(["https://www.mappinest.com", "app.example.com"])
+///     .allowed_tilesets(["alice.streets"])
+///     .build()?;
+/// assert_eq!(policy.allowed_domains()[0].to_string(), "mappinest.com");
+/// # Ok::<(), keypolicy::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct KeyPolicyBuilder {
+    key_type: KeyType,
+    scopes: ScopeSet,
+    domains: Vec<String>,
+    tilesets: Vec<String>,
+}
+
+impl KeyPolicyBuilder {
+    /// Sets the key type (default [`KeyType::Any`]).
+    pub fn key_type(mut self, key_type: KeyType) -> Self {
+        self.key_type = key_type;
+        self
+    }
+
+    /// Adds a scope.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scopes = self.scopes.with(scope);
+        self
+    }
+
+    /// Adds scopes.
+    pub fn scopes(self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        scopes.into_iter().fold(self, Self::scope)
+    }
+
+    /// Adds `allowed_domains` entries (validated in [`build`](Self::build)).
+    pub fn allowed_domains<S: Into<String>>(mut self, entries: impl IntoIterator<Item = S>) -> Self {
+        self.domains.extend(entries.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds `allowed_tilesets` entries (validated in [`build`](Self::build)).
+    pub fn allowed_tilesets<S: Into<String>>(mut self, entries: impl IntoIterator<Item = S>) -> Self {
+        self.tilesets.extend(entries.into_iter().map(Into::into));
+        self
+    }
+
+    /// Validates and normalizes every entry; the first bad one is the error.
+    pub fn build(self) -> Result<KeyPolicy, PolicyError> {
+        let domains = self
+            .domains
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| match value.parse::<DomainEntry>() {
+                Ok(entry) => Ok(entry),
+                Err(source) => Err(PolicyError::InvalidDomain { index, value, source }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tilesets = self
+            .tilesets
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| match value.parse::<TilesetPattern>() {
+                Ok(entry) => Ok(entry),
+                Err(source) => Err(PolicyError::InvalidTileset { index, value, source }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KeyPolicy {
+            key_type: self.key_type,
+            scopes: self.scopes,
+            domains: DomainAllowlist::new(domains),
+            tilesets: TilesetAllowlist::new(tilesets),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostError;
+
+    #[test]
+    fn errors_name_field_index_and_value() {
+        let err = KeyPolicy::builder()
+            .allowed_domains(["example.com", "bad..com"])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PolicyError::InvalidDomain {
+                index: 1,
+                value: "bad..com".into(),
+                source: DomainError::Host(HostError::EmptyLabel)
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"allowed_domains[1]: "bad..com": the host has an empty label"#
+        );
+        let err = KeyPolicy::builder().allowed_tilesets(["streets"]).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"allowed_tilesets[0]: "streets": expected 'username.tilesetID' or 'username.*'"#
+        );
+        let err = "Web".parse::<KeyType>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"key_type: unknown key type "Web"; expected one of any, web, desktop, server"#
+        );
+    }
+
+    #[test]
+    fn origin_rule_comes_from_domains_or_web_type() {
+        assert!(!KeyPolicy::unrestricted().has_origin_rule());
+        for (key_type, expected) in [
+            (KeyType::Any, false),
+            (KeyType::Web, true),
+            (KeyType::Desktop, false),
+            (KeyType::Server, false),
+        ] {
+            let p = KeyPolicy::builder().key_type(key_type).build().unwrap();
+            assert_eq!(p.has_origin_rule(), expected, "{key_type}");
+            let p = KeyPolicy::builder()
+                .key_type(key_type)
+                .allowed_domains(["a.com"])
+                .build()
+                .unwrap();
+            assert!(p.has_origin_rule(), "{key_type} with domains");
+        }
+    }
+
+    #[test]
+    fn policies_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<KeyPolicy>();
+    }
+}

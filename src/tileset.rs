@@ -1,0 +1,166 @@
+//! `allowed_tilesets`: `username.tilesetID` entries and `username.*`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::hash::FastSet;
+
+/// What is wrong with an `allowed_tilesets` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TilesetError {
+    /// Not `username.tilesetID`: no dot, more than one, or an empty part.
+    #[error("expected 'username.tilesetID' or 'username.*'")]
+    Shape,
+    /// A character outside ASCII letters, digits, `-` and `_`.
+    #[error("only ASCII letters, digits, '-' and '_' are allowed in the username and tileset ID")]
+    BadCharacter,
+}
+
+/// One `allowed_tilesets` entry: a tileset (`alice.streets-v2`) or every
+/// tileset of a user (`alice.*`). Matching is exact and case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TilesetPattern {
+    text: Box<str>,
+    whole_user: bool,
+}
+
+impl TilesetPattern {
+    /// The entry as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FromStr for TilesetPattern {
+    type Err = TilesetError;
+
+    fn from_str(s: &str) -> Result<Self, TilesetError> {
+        let (user, id) = s.split_once('.').ok_or(TilesetError::Shape)?;
+        let whole_user = id == "*";
+        if !whole_user {
+            check_tileset_id(s)?;
+        } else {
+            check_part(user)?;
+        }
+        Ok(TilesetPattern {
+            text: s.into(),
+            whole_user,
+        })
+    }
+}
+
+impl fmt::Display for TilesetPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Checks `username.tilesetID`; returns the username.
+fn check_tileset_id(s: &str) -> Result<&str, TilesetError> {
+    let (user, id) = s.split_once('.').ok_or(TilesetError::Shape)?;
+    check_part(user)?;
+    check_part(id)?;
+    Ok(user)
+}
+
+fn check_part(part: &str) -> Result<(), TilesetError> {
+    if part.is_empty() || part.contains('.') {
+        return Err(TilesetError::Shape);
+    }
+    if !part
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(TilesetError::BadCharacter);
+    }
+    Ok(())
+}
+
+/// The compiled `allowed_tilesets` list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TilesetAllowlist {
+    entries: Vec<TilesetPattern>,
+    exact: FastSet<Box<str>>,
+    users: FastSet<Box<str>>,
+}
+
+impl TilesetAllowlist {
+    pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>) -> Self {
+        let mut list = TilesetAllowlist::default();
+        for entry in entries {
+            let fresh = if entry.whole_user {
+                let user = entry.text.strip_suffix(".*").unwrap_or(&entry.text);
+                list.users.insert(user.into())
+            } else {
+                list.exact.insert(entry.text.clone())
+            };
+            if fresh {
+                list.entries.push(entry);
+            }
+        }
+        list
+    }
+
+    pub(crate) fn entries(&self) -> &[TilesetPattern] {
+        &self.entries
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether every part of a (possibly composite, comma-separated)
+    /// requested tileset is allowed. A malformed or empty part is not.
+    pub(crate) fn allows(&self, requested: &str) -> bool {
+        requested.split(',').all(|part| match check_tileset_id(part) {
+            Ok(user) => self.exact.contains(part) || self.users.contains(user),
+            Err(_) => false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(entries: &[&str]) -> TilesetAllowlist {
+        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()))
+    }
+
+    #[test]
+    fn entry_format_is_validated() {
+        assert!("alice.streets-v2".parse::<TilesetPattern>().is_ok());
+        assert!("alice_1.x".parse::<TilesetPattern>().is_ok());
+        assert!("alice.*".parse::<TilesetPattern>().is_ok());
+        assert_eq!("streets".parse::<TilesetPattern>(), Err(TilesetError::Shape));
+        assert_eq!("alice.".parse::<TilesetPattern>(), Err(TilesetError::Shape));
+        assert_eq!(".streets".parse::<TilesetPattern>(), Err(TilesetError::Shape));
+        assert_eq!("a.b.c".parse::<TilesetPattern>(), Err(TilesetError::Shape));
+        assert_eq!("*.*".parse::<TilesetPattern>(), Err(TilesetError::BadCharacter));
+        assert_eq!(
+            "alice.str eets".parse::<TilesetPattern>(),
+            Err(TilesetError::BadCharacter)
+        );
+        assert_eq!("alice.s*".parse::<TilesetPattern>(), Err(TilesetError::BadCharacter));
+        assert_eq!("".parse::<TilesetPattern>(), Err(TilesetError::Shape));
+    }
+
+    #[test]
+    fn matching_is_exact_case_sensitive_and_composite() {
+        let l = list(&["alice.streets", "bob.*"]);
+        assert!(l.allows("alice.streets"));
+        assert!(l.allows("bob.terrain"));
+        assert!(l.allows("alice.streets,bob.terrain"));
+        assert!(!l.allows("alice.Streets"));
+        assert!(!l.allows("Alice.streets"));
+        assert!(!l.allows("alice.streets-v2"));
+        assert!(!l.allows("alice.streets,carol.x"));
+        assert!(!l.allows("alice.streets,"));
+        assert!(!l.allows(",alice.streets"));
+        assert!(!l.allows(""));
+        assert!(!l.allows("bob.*"));
+        assert!(!l.allows("alice.streets ,bob.x"));
+        assert!(!l.allows("bob.a.b"));
+    }
+}
