@@ -66,3 +66,8 @@ pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyType, PolicyError};
 pub use request::KeyRequest;
 pub use scope::{Resource, Scope, ScopeSet, UnknownResource, UnknownScope};
 pub use tileset::{TilesetError, TilesetPattern};
+
+/// The README's Rust snippets, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "serde"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
