@@ -43,12 +43,16 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod decision;
 mod domain;
 mod evaluate;
 mod hash;
 mod host;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "serde")]
 mod json;
 mod origin;
@@ -56,6 +60,9 @@ mod policy;
 mod request;
 mod scope;
 mod tileset;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use decision::{AllowOrigin, Decision, Denial, Vary};
 pub use domain::{DomainEntry, DomainError};
