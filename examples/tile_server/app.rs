@@ -1,0 +1,197 @@
+//! The tile server's router, keys file and generated tiles. Shared by the
+//! `tile_server` example (`main.rs`) and the loopback and browser tests
+//! (`tests/http_server.rs`, `tests/browser.rs`), which include this file
+//! with `#[path]` so that they test exactly the server the README starts.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::header::{self, HeaderMap};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use keypolicy::http::{error_response, Target};
+use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
+use keypolicy::{KeyPolicy, Resource};
+use serde::Deserialize;
+
+/// The keys file: `{"keys": {"<key string>": <KeyPolicy JSON>, …}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default)]
+    keys: HashMap<String, KeyPolicy>,
+}
+
+/// Parses a keys file into the map a [`KeyStore`] holds. The error names
+/// the key (or the JSON position) and what is wrong.
+pub fn parse_keys(json: &str) -> Result<HashMap<Box<str>, Credential>, String> {
+    let file: KeysFile = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let mut map = HashMap::new();
+    for (key, policy) in file.keys {
+        map.insert(key.into_boxed_str(), Credential::Key(Arc::new(policy)));
+    }
+    Ok(map)
+}
+
+/// Reads and parses a keys file.
+pub fn load_keys(path: &std::path::Path) -> Result<HashMap<Box<str>, Credential>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_keys(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What a request asks for, from its path — the layer's target function.
+///
+/// * `/v1/tiles/{tileset}/{z}/{x}/{y}.png` → tiles of `{tileset}`
+///   (percent-decoded, so `alice.streets%2Cbob.terrain` is the composite);
+/// * `/v1/styles/{user}/{style}` → styles, no tileset;
+/// * `/tiles-auth[?tileset=…]` → tiles: the seed's scope check. It names a
+///   tileset only if asked to, so a key restricted to tilesets must be
+///   given one (rule 5: a tiles request naming none is denied).
+///
+/// Any other path is `None`, which the layer answers with 404.
+pub fn target(parts: &Parts) -> Option<Target<'_>> {
+    let path = parts.uri.path();
+    if path == "/tiles-auth" {
+        let tileset = parts.uri.query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| (name == "tileset").then_some(value))
+        });
+        let mut target = Target::new(Resource::Tiles);
+        target.tileset = tileset;
+        return Some(target);
+    }
+    let segments: Vec<&str> = path.strip_prefix("/v1/")?.split('/').collect();
+    match segments.as_slice() {
+        ["tiles", tileset, _z, _x, y] if y.ends_with(".png") => {
+            let tileset: Cow<'_, str> = percent_encoding::percent_decode_str(tileset).decode_utf8().ok()?;
+            Some(Target::new(Resource::Tiles).with_tileset(tileset))
+        }
+        ["styles", _user, _style] => Some(Target::new(Resource::Styles)),
+        _ => None,
+    }
+}
+
+/// The router, every route guarded by the key-policy layer.
+pub fn router(keys: Arc<KeyStore>) -> Router {
+    Router::new()
+        .route("/v1/tiles/{tileset}/{z}/{x}/{y}", get(tile))
+        .route("/v1/styles/{user}/{style}", get(style))
+        .route("/tiles-auth", get(tiles_auth))
+        .layer(PolicyLayer::new(keys, target).allow_headers([header::RANGE]))
+}
+
+fn not_found() -> Response {
+    error_response::<axum::body::Body>(StatusCode::NOT_FOUND, "Not Found", "not_found").into_response()
+}
+
+/// `GET /v1/tiles/{tileset}/{z}/{x}/{y}.png`: a generated 256×256 PNG.
+async fn tile(Path((tileset, z, x, y)): Path<(String, u8, u32, String)>) -> Response {
+    let Some(y) = y.strip_suffix(".png").and_then(|y| y.parse::<u32>().ok()) else {
+        return not_found();
+    };
+    if z > 22 || u64::from(x) >= 1 << z || u64::from(y) >= 1 << z {
+        return not_found();
+    }
+    match tile_png(&tileset, z, x, y) {
+        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Err(e) => {
+            error_response::<axum::body::Body>(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "internal")
+                .into_response()
+        }
+    }
+}
+
+/// `GET /v1/styles/{user}/{style}`: a minimal MapLibre style whose raster
+/// source points back at this server with the same key.
+async fn style(
+    Path((user, style)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    // The key the request was allowed with (the layer checked it).
+    let key = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find_map(|(name, value)| (name == "key").then_some(value))
+        .unwrap_or_default();
+    let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    let tiles = format!("http://{host}/v1/tiles/{user}.streets/{{z}}/{{x}}/{{y}}.png?key={key}");
+    let style = serde_json::json!({
+        "version": 8,
+        "name": format!("{user}/{style}"),
+        "sources": {"raster": {"type": "raster", "tiles": [tiles], "tileSize": 256}},
+        "layers": [{"id": "raster", "type": "raster", "source": "raster"}],
+    });
+    ([(header::CONTENT_TYPE, "application/json")], style.to_string()).into_response()
+}
+
+/// `GET /tiles-auth`: 200 when the key may read tiles.
+async fn tiles_auth() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"message":"Allowed"}"#,
+    )
+        .into_response()
+}
+
+/// The tile's colour: a hash of the tileset name, so each tileset looks
+/// different and every tile of one looks alike.
+fn tileset_colour(tileset: &str) -> [u8; 3] {
+    let hash = tileset
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let [r, g, b, _] = hash.to_le_bytes();
+    [r / 2 + 96, g / 2 + 96, b / 2 + 96]
+}
+
+/// Side of a tile in pixels.
+pub const TILE_SIZE: u32 = 256;
+
+/// A 256×256 RGB PNG: the tileset's colour, a darker border, and a
+/// diagonal stripe pattern that shifts with z/x/y.
+pub fn tile_png(tileset: &str, z: u8, x: u32, y: u32) -> std::io::Result<Vec<u8>> {
+    let [r, g, b] = tileset_colour(tileset);
+    let shift = (u32::from(z) * 31 + x * 7 + y * 13) % 32;
+    let mut raw = Vec::with_capacity(((TILE_SIZE * 3 + 1) * TILE_SIZE) as usize);
+    for row in 0..TILE_SIZE {
+        raw.push(0); // filter type: none
+        for col in 0..TILE_SIZE {
+            let border = row < 2 || col < 2 || row >= TILE_SIZE - 2 || col >= TILE_SIZE - 2;
+            let stripe = (row + col + shift) % 32 < 4;
+            let [pr, pg, pb] = match (border, stripe) {
+                (true, _) => [r / 3, g / 3, b / 3],
+                (false, true) => [r.saturating_add(40), g.saturating_add(40), b.saturating_add(40)],
+                (false, false) => [r, g, b],
+            };
+            raw.extend_from_slice(&[pr, pg, pb]);
+        }
+    }
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    zlib.write_all(&raw)?;
+    let idat = zlib.finish()?;
+
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&TILE_SIZE.to_be_bytes());
+    ihdr.extend_from_slice(&TILE_SIZE.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", &ihdr[..]), (b"IDAT", &idat[..]), (b"IEND", &[][..])] {
+        let len = u32::try_from(data.len()).map_err(std::io::Error::other)?;
+        png.extend_from_slice(&len.to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        png.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    Ok(png)
+}
