@@ -1,0 +1,256 @@
+//! The example tile server on an ephemeral loopback port, driven by a real
+//! HTTP client: one test per rule of the layer (issue 6).
+
+#![cfg(feature = "tower")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+use std::collections::HashMap;
+
+use axum::http::{Method, StatusCode};
+use keypolicy::tower::Credential;
+use keypolicy::KeyPolicy;
+
+mod support;
+use support::{get, send, tile_server};
+
+const TILE: &str = "/v1/tiles/alice.streets/3/2/1.png";
+
+fn png_size(body: &[u8]) -> (u32, u32) {
+    assert_eq!(body.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]), "not a PNG");
+    assert_eq!(body.get(12..16), Some(&b"IHDR"[..]));
+    let word = |at: usize| u32::from_be_bytes(body[at..at + 4].try_into().unwrap());
+    (word(16), word(20))
+}
+
+#[tokio::test]
+async fn allowed_origin_gets_the_tile_with_cors_headers() {
+    let (addr, _) = tile_server().await;
+    let origin = "http://localhost:5173";
+    let reply = get(addr, &format!("{TILE}?key=demo-web-localhost"), &[("origin", origin)]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("image/png"));
+    assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
+    assert_eq!(reply.header("vary"), Some("Origin"));
+    assert_eq!(png_size(&reply.body), (256, 256));
+
+    // `www.`, scheme and port are folded: the seed's three example domains.
+    for origin in ["https://mappinest.com", "https://www.app.example.com", "http://localhost:3000"] {
+        let reply = get(addr, &format!("{TILE}?key=demo-web-app"), &[("origin", origin)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{origin}");
+        assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
+    }
+}
+
+#[tokio::test]
+async fn foreign_or_missing_origin_is_refused_without_allow_origin() {
+    let (addr, _) = tile_server().await;
+    let cases = [
+        (Some("https://evil.example"), "origin_not_allowed"),
+        (Some("http://localhost.evil.example"), "origin_not_allowed"),
+        (Some("http://127.0.0.1:3000"), "origin_not_allowed"),
+        (Some("null"), "origin_invalid"),
+        (Some("http://localhost/"), "origin_invalid"),
+        (None, "origin_required"),
+    ];
+    for (origin, reason) in cases {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let reply = get(addr, &format!("{TILE}?key=demo-web-localhost"), &headers).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{origin:?}");
+        assert_eq!(reply.reason().as_deref(), Some(reason), "{origin:?}");
+        assert_eq!(reply.header("access-control-allow-origin"), None, "{origin:?}");
+        assert_eq!(reply.header("vary"), Some("Origin"));
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+    }
+}
+
+#[tokio::test]
+async fn missing_unknown_or_repeated_keys_are_401() {
+    let (addr, _) = tile_server().await;
+    let cases = [
+        (TILE.to_owned(), "key_missing"),
+        (format!("{TILE}?keys=demo-unrestricted"), "key_missing"),
+        (format!("{TILE}?key="), "key_invalid"),
+        (format!("{TILE}?key=demo-unrestricted&key=demo-unrestricted"), "key_invalid"),
+        (format!("{TILE}?key=demo-unrestricted&access_token=demo-unrestricted"), "key_invalid"),
+        (format!("{TILE}?key=no-such-key"), "key_unknown"),
+        (format!("{TILE}?key=DEMO-UNRESTRICTED"), "key_unknown"),
+        (format!("{TILE}?access_token=demo-unrestricted"), "key_unknown"),
+    ];
+    for (uri, reason) in cases {
+        let reply = get(addr, &uri, &[("origin", "http://localhost")]).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(
+            reply.text(),
+            format!(r#"{{"message":"Missing or invalid key","reason":"{reason}"}}"#),
+            "{uri}"
+        );
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    }
+    // The key is percent-decoded.
+    let reply = get(addr, &format!("{TILE}?x=1&key=demo%2Dunrestricted"), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tiles_auth_checks_the_scope() {
+    let (addr, _) = tile_server().await;
+    let reply = get(addr, "/tiles-auth?key=demo-desktop-styles", &[]).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.reason().as_deref(), Some("scope_missing"));
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+
+    for key in ["demo-unrestricted", "demo-server-alice"] {
+        let reply = get(addr, &format!("/tiles-auth?key={key}&tileset=alice.streets"), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{key}");
+        assert_eq!(reply.text(), r#"{"message":"Allowed"}"#);
+    }
+    let reply = get(
+        addr,
+        "/tiles-auth?key=demo-web-localhost",
+        &[("origin", "http://localhost:8000")],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // A tileset-restricted key must name a tileset (rule 5).
+    let reply = get(addr, "/tiles-auth?key=demo-server-alice", &[]).await;
+    assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"));
+    // Styles need styles:read, which the tiles-only server key lacks.
+    let reply = get(addr, "/v1/styles/alice/basic?key=demo-server-alice", &[]).await;
+    assert_eq!(reply.reason().as_deref(), Some("scope_missing"));
+    let reply = get(addr, "/v1/styles/alice/basic?key=demo-desktop-styles", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text().contains(r#""version":8"#));
+}
+
+#[tokio::test]
+async fn composite_tilesets_need_every_part() {
+    let (addr, _) = tile_server().await;
+    let origin = [("origin", "https://app.example.com")];
+    let cases = [
+        ("alice.streets,bob.terrain", StatusCode::OK),
+        ("alice.streets%2Cbob.terrain", StatusCode::OK),
+        ("alice.terrain,bob.anything,alice.streets", StatusCode::OK),
+        ("alice.streets,carol.terrain", StatusCode::FORBIDDEN),
+        ("alice.streets,", StatusCode::FORBIDDEN),
+        ("alice.Streets", StatusCode::FORBIDDEN),
+        ("carol.terrain", StatusCode::FORBIDDEN),
+    ];
+    for (tileset, status) in cases {
+        let reply = get(addr, &format!("/v1/tiles/{tileset}/0/0/0.png?key=demo-web-app"), &origin).await;
+        assert_eq!(reply.status, status, "{tileset}");
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"), "{tileset}");
+        } else {
+            assert_eq!(png_size(&reply.body), (256, 256));
+        }
+    }
+}
+
+#[tokio::test]
+async fn preflights_are_answered_for_allowed_origins() {
+    let (addr, _) = tile_server().await;
+    let uri = format!("{TILE}?key=demo-web-localhost");
+    let preflight = |origin: &'static str| {
+        let uri = uri.clone();
+        async move {
+            let headers = [
+                ("origin", origin),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "range"),
+            ];
+            send(addr, Method::OPTIONS, &uri, &headers).await
+        }
+    };
+    let reply = preflight("http://localhost:8000").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("http://localhost:8000"));
+    assert_eq!(reply.header("access-control-allow-methods"), Some("GET, HEAD"));
+    assert_eq!(reply.header("access-control-allow-headers"), Some("range"));
+    assert_eq!(reply.header("access-control-max-age"), Some("7200"));
+    assert_eq!(reply.header("vary"), Some("Origin"));
+    assert!(reply.body.is_empty());
+
+    let reply = preflight("http://127.0.0.1:8000").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    assert_eq!(reply.header("access-control-allow-methods"), None);
+
+    let headers = [("origin", "http://localhost"), ("access-control-request-method", "GET")];
+    let reply = send(addr, Method::OPTIONS, TILE, &headers).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repeated_origin_headers_are_invalid() {
+    let (addr, _) = tile_server().await;
+    let twice = [("origin", "http://localhost"), ("origin", "http://localhost")];
+    let reply = get(addr, &format!("{TILE}?key=demo-web-localhost"), &twice).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.reason().as_deref(), Some("origin_invalid"));
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+
+    let mixed = [("origin", "https://evil.example"), ("origin", "http://localhost")];
+    let reply = get(addr, &format!("{TILE}?key=demo-web-localhost"), &mixed).await;
+    assert_eq!(reply.reason().as_deref(), Some("origin_invalid"));
+
+    // A key without an origin rule ignores the Origin header, however sent.
+    let reply = get(addr, &format!("{TILE}?key=demo-unrestricted"), &mixed).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+}
+
+#[tokio::test]
+async fn vary_origin_whenever_the_answer_depended_on_it() {
+    let (addr, _) = tile_server().await;
+    let cases = [
+        ("demo-web-localhost", Some("http://localhost"), StatusCode::OK, Some("Origin")),
+        ("demo-web-localhost", Some("http://evil.example"), StatusCode::FORBIDDEN, Some("Origin")),
+        ("demo-web-localhost", None, StatusCode::FORBIDDEN, Some("Origin")),
+        ("demo-web-any-origin", Some("http://anything.example"), StatusCode::OK, Some("Origin")),
+        ("demo-unrestricted", Some("http://localhost"), StatusCode::OK, None),
+        ("demo-desktop-styles", None, StatusCode::FORBIDDEN, None),
+    ];
+    for (key, origin, status, vary) in cases {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let reply = get(addr, &format!("{TILE}?key={key}"), &headers).await;
+        assert_eq!((reply.status, reply.header("vary")), (status, vary), "{key} {origin:?}");
+    }
+}
+
+#[tokio::test]
+async fn head_unknown_paths_and_bad_tiles() {
+    let (addr, _) = tile_server().await;
+    let reply = send(addr, Method::HEAD, &format!("{TILE}?key=demo-unrestricted"), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert!(reply.body.is_empty());
+    for uri in ["/", "/v1/tiles/alice.streets/0/0/0.jpg", "/v1/other"] {
+        let reply = get(addr, &format!("{uri}?key=demo-unrestricted"), &[]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(reply.reason().as_deref(), Some("not_found"));
+    }
+    let reply = get(addr, "/v1/tiles/alice.streets/1/2/0.png?key=demo-unrestricted", &[]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rotating_keys_takes_effect_at_once() {
+    let (addr, keys) = tile_server().await;
+    let uri = |key: &str| format!("{TILE}?key={key}");
+    assert_eq!(get(addr, &uri("demo-unrestricted"), &[]).await.status, StatusCode::OK);
+    keys.update(|map| {
+        let old = map.remove("demo-unrestricted").unwrap();
+        map.insert("demo-unrestricted-v2".into(), old);
+    });
+    assert_eq!(get(addr, &uri("demo-unrestricted"), &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(addr, &uri("demo-unrestricted-v2"), &[]).await.status, StatusCode::OK);
+    let restricted = KeyPolicy::builder().allowed_tilesets(["bob.*"]).build().unwrap();
+    keys.replace(HashMap::from([("k".into(), Credential::from(restricted))]));
+    assert_eq!(get(addr, &uri("demo-unrestricted-v2"), &[]).await.status, StatusCode::UNAUTHORIZED);
+    let reply = get(addr, &uri("k"), &[]).await;
+    assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"));
+}
