@@ -9,6 +9,7 @@
     clippy::panic,
     reason = "test helpers: a panic is a failed test"
 )]
+#![allow(dead_code, reason = "each test binary uses a part of the helpers")]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,293 @@
+//! A real browser against the example tile server: headless Chromium
+//! (Debian's `chromium`; `.ci/install-chromium` installs it) loads a page
+//! from one loopback origin that fetches tiles the way MapLibre GL JS does
+//! (`fetch`, CORS mode) with a key restricted to `localhost`, and the same
+//! page from `127.0.0.1`, which must be refused. The page also loads tiles
+//! with plain `<img>` elements, as Leaflet does, and the server records
+//! what each request carried.
+//!
+//! Chromium is found as `$CHROMIUM`, else `chromium` or `chromium-browser`
+//! on `PATH`; without it the test fails (CI must run it) unless
+//! `KEYPOLICY_SKIP_BROWSER=1` is set.
+
+#![cfg(feature = "tower")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+
+mod support;
+use support::{app, serve, shipped_keys};
+
+/// How long one Chromium run may take before it is killed.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Virtual time the page gets; network waits do not consume it.
+const VIRTUAL_TIME_MS: u32 = 10_000;
+
+/// What the tile server saw of one request, keyed by its `probe=` label.
+#[derive(Debug, Clone)]
+struct Seen {
+    probe: String,
+    origin: Option<String>,
+    referer: Option<String>,
+    fetch_mode: Option<String>,
+    status: u16,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// Records each request's probe label, headers and final status
+/// (outermost, so it sees the policy layer's answers too).
+async fn record(State(log): State<Log>, request: Request, next: Next) -> Response {
+    let (probe, origin, referer, fetch_mode) = {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let probe = request
+            .uri()
+            .query()
+            .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "probe"))
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        (probe, header("origin"), header("referer"), header("sec-fetch-mode"))
+    };
+    let response = next.run(request).await;
+    log.lock().unwrap().push(Seen {
+        probe,
+        origin,
+        referer,
+        fetch_mode,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// The test page: one MapLibre-style `fetch`, plain and `crossorigin`
+/// `<img>` tiles, and a `fetch` with an unknown key; each result is
+/// written into the DOM as JSON.
+const PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>pending</title></head>
+<body>
+<pre id="results">pending</pre>
+<script>
+const tiles = "TILES";
+const url = (key, probe) => `${tiles}/v1/tiles/alice.streets/1/0/0.png?key=${key}&probe=${probe}`;
+const results = {};
+
+// What MapLibre GL JS does for a raster tile: fetch(new Request(url, {mode: 'cors', credentials: 'same-origin'})),
+// then decode the bytes into an ImageBitmap.
+async function maplibreFetch(key, probe) {
+  try {
+    const response = await fetch(new Request(url(key, probe), {method: "GET", mode: "cors", credentials: "same-origin"}));
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const out = {status: response.status, bytes: bytes.length};
+    if (response.ok) {
+      const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}));
+      out.width = bitmap.width;
+      out.height = bitmap.height;
+    } else {
+      out.body = JSON.parse(new TextDecoder().decode(bytes));
+    }
+    return out;
+  } catch (error) {
+    return {error: error.name};
+  }
+}
+
+// What Leaflet does: an <img> per tile, with or without crossorigin.
+function imgTile(key, probe, crossOrigin) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    if (crossOrigin) img.crossOrigin = "anonymous";
+    img.onload = () => resolve({loaded: true, width: img.naturalWidth});
+    img.onerror = () => resolve({loaded: false});
+    img.src = url(key, probe);
+    document.body.appendChild(img);
+  });
+}
+
+(async () => {
+  results.fetch = await maplibreFetch("demo-web-localhost", "fetch");
+  results.fetchUnknownKey = await maplibreFetch("no-such-key", "fetch-unknown");
+  results.imgPlain = await imgTile("demo-web-localhost", "img-plain", false);
+  results.imgCrossOrigin = await imgTile("demo-web-localhost", "img-crossorigin", true);
+  results.imgPlainUnrestricted = await imgTile("demo-unrestricted", "img-plain-unrestricted", false);
+  document.getElementById("results").textContent = JSON.stringify(results);
+  document.title = "done";
+})();
+</script>
+</body></html>
+"#;
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(path.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Loads `url` in a fresh headless Chromium and returns the DOM it
+/// serialized after the page settled. Blocking; bounded by
+/// [`BROWSER_TIMEOUT`].
+fn dump_dom(chromium: &PathBuf, url: &str, label: &str) -> String {
+    let profile = std::env::temp_dir().join(format!("keypolicy-browser-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-proxy-server",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--virtual-time-budget={VIRTUAL_TIME_MS}"))
+        .arg("--dump-dom")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&profile);
+            panic!("chromium did not finish {url} within {BROWSER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && dom.contains("<title>done</title>"),
+        "chromium on {url}: {}\nstdout:\n{dom}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dom
+}
+
+/// The JSON the page wrote into `<pre id="results">`.
+fn results(dom: &str) -> Value {
+    let start = dom.find(r#"<pre id="results">"#).expect("results element") + r#"<pre id="results">"#.len();
+    let end = start + dom[start..].find("</pre>").expect("end of results");
+    let json = dom[start..end].replace("&quot;", "\"").replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// What the server saw for `probe`: exactly one request.
+fn seen(log: &Log, probe: &str) -> Seen {
+    let log = log.lock().unwrap();
+    let matching: Vec<&Seen> = log.iter().filter(|s| s.probe == probe).collect();
+    assert_eq!(matching.len(), 1, "requests for {probe}: {log:#?}");
+    matching[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
+    let Some(chromium) = find_chromium() else {
+        if std::env::var_os("KEYPOLICY_SKIP_BROWSER").is_some_and(|v| v == "1") {
+            eprintln!("browser test skipped: KEYPOLICY_SKIP_BROWSER=1 and no chromium");
+            return;
+        }
+        panic!("chromium not found: run .ci/install-chromium, set CHROMIUM, or set KEYPOLICY_SKIP_BROWSER=1");
+    };
+
+    // The tile server, with a recorder around it.
+    let log: Log = Arc::default();
+    let tiles = app::router(shipped_keys()).layer(middleware::from_fn_with_state(Arc::clone(&log), record));
+    let tiles_addr: SocketAddr = serve(tiles).await;
+
+    // The page server: another port, reached as `localhost` or `127.0.0.1`.
+    let page = PAGE.replace("TILES", &format!("http://{tiles_addr}"));
+    let pages = Router::new().route("/page.html", get(move || async move { Html(page) }));
+    let page_port = serve(pages).await.port();
+
+    // Allowed: the key's allowed_domains is `localhost` (any port, any scheme).
+    let allowed_origin = format!("http://localhost:{page_port}");
+    let dom = {
+        let (chromium, url) = (chromium.clone(), format!("{allowed_origin}/page.html"));
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "localhost")).await.unwrap()
+    };
+    let r = results(&dom);
+    eprintln!("page at {allowed_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
+    assert_eq!(r["fetch"]["status"], 200, "{r}");
+    assert_eq!((&r["fetch"]["width"], &r["fetch"]["height"]), (&256.into(), &256.into()));
+    let fetch = seen(&log, "fetch");
+    assert_eq!(fetch.origin.as_deref(), Some(allowed_origin.as_str()));
+    assert_eq!(fetch.fetch_mode.as_deref(), Some("cors"));
+    assert_eq!(fetch.status, 200);
+    // The 401 answer carries `*`, so the page can read why.
+    assert_eq!(r["fetchUnknownKey"]["status"], 401, "{r}");
+    assert_eq!(r["fetchUnknownKey"]["body"]["reason"], "key_unknown");
+
+    // A plain <img> sends no Origin, so a domain-restricted key refuses it.
+    let img = seen(&log, "img-plain");
+    assert_eq!(img.origin, None, "{img:?}");
+    assert_eq!(img.fetch_mode.as_deref(), Some("no-cors"));
+    assert_eq!(img.status, 403);
+    assert_eq!(r["imgPlain"]["loaded"], false, "{r}");
+    // Cross-origin, the default Referrer-Policy (strict-origin-when-cross-origin) sends the origin only.
+    assert_eq!(img.referer, Some(format!("{allowed_origin}/")));
+    // With crossorigin="anonymous" it sends Origin and loads.
+    let img = seen(&log, "img-crossorigin");
+    assert_eq!(img.origin.as_deref(), Some(allowed_origin.as_str()));
+    assert_eq!((img.fetch_mode.as_deref(), img.status), (Some("cors"), 200));
+    assert_eq!(r["imgCrossOrigin"], serde_json::json!({"loaded": true, "width": 256}));
+    // A key without an origin rule serves plain <img> tiles.
+    assert_eq!(seen(&log, "img-plain-unrestricted").status, 200);
+    assert_eq!(r["imgPlainUnrestricted"], serde_json::json!({"loaded": true, "width": 256}));
+
+    // Refused: the same page from 127.0.0.1 (ports alone would not differ).
+    log.lock().unwrap().clear();
+    let refused_origin = format!("http://127.0.0.1:{page_port}");
+    let dom = {
+        let (chromium, url) = (chromium.clone(), format!("{refused_origin}/page.html"));
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "ip")).await.unwrap()
+    };
+    let r = results(&dom);
+    eprintln!("page at {refused_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
+    // No Access-Control-Allow-Origin: the browser hides the 403 from the page.
+    assert_eq!(r["fetch"], serde_json::json!({"error": "TypeError"}), "{r}");
+    let fetch = seen(&log, "fetch");
+    assert_eq!(fetch.origin.as_deref(), Some(refused_origin.as_str()));
+    assert_eq!(fetch.status, 403);
+    assert_eq!(seen(&log, "img-crossorigin").status, 403);
+    assert_eq!(r["imgCrossOrigin"]["loaded"], false);
+    assert_eq!(r["imgPlain"]["loaded"], false);
+    assert_eq!(r["imgPlainUnrestricted"]["loaded"], true);
+}
