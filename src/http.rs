@@ -1,4 +1,4 @@
-//! Adapters between the [`http`](::http) 1.x crate's types and
+//! Adapters between the [`http`] 1.x crate's types and
 //! [`evaluate`](crate::evaluate): a [`KeyRequest`] from a request's
 //! [`Parts`], the key from the query string, and a [`Decision`] as response
 //! headers and a JSON error body.
@@ -155,9 +155,7 @@ pub fn credential_from_query(query: Option<&str>) -> Result<Option<QueryCredenti
         found = Some(QueryCredential { kind, value });
     }
     match found {
-        Some(credential) if credential.value.is_empty() => Err(QueryError::Empty {
-            param: credential.kind,
-        }),
+        Some(credential) if credential.value.is_empty() => Err(QueryError::Empty { param: credential.kind }),
         found => Ok(found),
     }
 }
@@ -373,9 +371,24 @@ mod tests {
             cred("access_token=pk.x"),
             Ok(Some((CredentialKind::AccessToken, "pk.x".into())))
         );
-        assert_eq!(cred("key=a&key=b"), Err(QueryError::Repeated { param: CredentialKind::Key }));
-        assert_eq!(cred("key=a&key=a"), Err(QueryError::Repeated { param: CredentialKind::Key }));
-        assert_eq!(cred("k%65y=a&key=a"), Err(QueryError::Repeated { param: CredentialKind::Key }));
+        assert_eq!(
+            cred("key=a&key=b"),
+            Err(QueryError::Repeated {
+                param: CredentialKind::Key
+            })
+        );
+        assert_eq!(
+            cred("key=a&key=a"),
+            Err(QueryError::Repeated {
+                param: CredentialKind::Key
+            })
+        );
+        assert_eq!(
+            cred("k%65y=a&key=a"),
+            Err(QueryError::Repeated {
+                param: CredentialKind::Key
+            })
+        );
         assert_eq!(
             cred("access_token=a&access_token=b"),
             Err(QueryError::Repeated {
@@ -383,12 +396,25 @@ mod tests {
             })
         );
         assert_eq!(cred("key=a&access_token=b"), Err(QueryError::Ambiguous));
-        assert_eq!(cred("key="), Err(QueryError::Empty { param: CredentialKind::Key }));
-        assert_eq!(cred("key"), Err(QueryError::Empty { param: CredentialKind::Key }));
+        assert_eq!(
+            cred("key="),
+            Err(QueryError::Empty {
+                param: CredentialKind::Key
+            })
+        );
+        assert_eq!(
+            cred("key"),
+            Err(QueryError::Empty {
+                param: CredentialKind::Key
+            })
+        );
         // Undecodable bytes are replaced, so such a key is simply unknown.
         assert_eq!(cred("key=%FF"), key("\u{fffd}"));
         assert_eq!(
-            QueryError::Repeated { param: CredentialKind::Key }.to_string(),
+            QueryError::Repeated {
+                param: CredentialKind::Key
+            }
+            .to_string(),
             "query parameter `key` is given more than once"
         );
     }
@@ -491,6 +517,9 @@ mod tests {
 
     #[test]
     fn json_strings_are_escaped() {
-        assert_eq!(error_body("a\"b\\c\nd", "r"), r#"{"message":"a\"b\\c\u000ad","reason":"r"}"#);
+        assert_eq!(
+            error_body("a\"b\\c\nd", "r"),
+            r#"{"message":"a\"b\\c\u000ad","reason":"r"}"#
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! A [`tower::Layer`](::tower::Layer) that guards any HTTP service with
+//! A [`tower::Layer`] that guards any HTTP service with
 //! key policies: it finds the key in the query string, looks its policy
 //! up, evaluates the request, and either answers the denial itself or
 //! calls the inner service and adds the CORS headers to its response.
@@ -217,7 +217,11 @@ impl<K: Into<Box<str>>> FromIterator<(K, Credential)> for KeyStore {
 
 impl KeyLookup for KeyStore {
     fn lookup(&self, key: &str) -> Option<Credential> {
-        self.keys.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 }
 
@@ -556,7 +560,10 @@ mod tests {
             .allowed_domains(["a.com"])
             .build()
             .unwrap();
-        KeyStore::from_iter([("web", Credential::from(web)), ("open", KeyPolicy::unrestricted().into())])
+        KeyStore::from_iter([
+            ("web", Credential::from(web)),
+            ("open", KeyPolicy::unrestricted().into()),
+        ])
     }
 
     /// Calls the service and polls the (always immediately ready) future.
@@ -615,7 +622,10 @@ mod tests {
         assert_eq!(response.status(), 200);
         assert_eq!(response.body(), "tile");
         // The inner service's own `*` is replaced by the echoed origin.
-        assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://www.a.com");
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://www.a.com"
+        );
         assert_eq!(response.headers()[header::VARY], "Origin");
 
         let response = call(&mut service, get("/tiles?key=web", Some("https://evil.com")));

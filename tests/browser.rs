@@ -15,6 +15,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "test helpers: a panic is a failed test"
 )]
 
@@ -241,12 +242,17 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
     let allowed_origin = format!("http://localhost:{page_port}");
     let dom = {
         let (chromium, url) = (chromium.clone(), format!("{allowed_origin}/page.html"));
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "localhost")).await.unwrap()
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "localhost"))
+            .await
+            .unwrap()
     };
     let r = results(&dom);
     eprintln!("page at {allowed_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
     assert_eq!(r["fetch"]["status"], 200, "{r}");
-    assert_eq!((&r["fetch"]["width"], &r["fetch"]["height"]), (&256.into(), &256.into()));
+    assert_eq!(
+        (&r["fetch"]["width"], &r["fetch"]["height"]),
+        (&256.into(), &256.into())
+    );
     let fetch = seen(&log, "fetch");
     assert_eq!(fetch.origin.as_deref(), Some(allowed_origin.as_str()));
     assert_eq!(fetch.fetch_mode.as_deref(), Some("cors"));
@@ -270,14 +276,19 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
     assert_eq!(r["imgCrossOrigin"], serde_json::json!({"loaded": true, "width": 256}));
     // A key without an origin rule serves plain <img> tiles.
     assert_eq!(seen(&log, "img-plain-unrestricted").status, 200);
-    assert_eq!(r["imgPlainUnrestricted"], serde_json::json!({"loaded": true, "width": 256}));
+    assert_eq!(
+        r["imgPlainUnrestricted"],
+        serde_json::json!({"loaded": true, "width": 256})
+    );
 
     // Refused: the same page from 127.0.0.1 (ports alone would not differ).
     log.lock().unwrap().clear();
     let refused_origin = format!("http://127.0.0.1:{page_port}");
     let dom = {
         let (chromium, url) = (chromium.clone(), format!("{refused_origin}/page.html"));
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "ip")).await.unwrap()
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "ip"))
+            .await
+            .unwrap()
     };
     let r = results(&dom);
     eprintln!("page at {refused_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());

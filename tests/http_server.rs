@@ -38,7 +38,11 @@ async fn allowed_origin_gets_the_tile_with_cors_headers() {
     assert_eq!(png_size(&reply.body), (256, 256));
 
     // `www.`, scheme and port are folded: the seed's three example domains.
-    for origin in ["https://mappinest.com", "https://www.app.example.com", "http://localhost:3000"] {
+    for origin in [
+        "https://mappinest.com",
+        "https://www.app.example.com",
+        "http://localhost:3000",
+    ] {
         let reply = get(addr, &format!("{TILE}?key=demo-web-app"), &[("origin", origin)]).await;
         assert_eq!(reply.status, StatusCode::OK, "{origin}");
         assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
@@ -74,8 +78,14 @@ async fn missing_unknown_or_repeated_keys_are_401() {
         (TILE.to_owned(), "key_missing"),
         (format!("{TILE}?keys=demo-unrestricted"), "key_missing"),
         (format!("{TILE}?key="), "key_invalid"),
-        (format!("{TILE}?key=demo-unrestricted&key=demo-unrestricted"), "key_invalid"),
-        (format!("{TILE}?key=demo-unrestricted&access_token=demo-unrestricted"), "key_invalid"),
+        (
+            format!("{TILE}?key=demo-unrestricted&key=demo-unrestricted"),
+            "key_invalid",
+        ),
+        (
+            format!("{TILE}?key=demo-unrestricted&access_token=demo-unrestricted"),
+            "key_invalid",
+        ),
         (format!("{TILE}?key=no-such-key"), "key_unknown"),
         (format!("{TILE}?key=DEMO-UNRESTRICTED"), "key_unknown"),
         (format!("{TILE}?access_token=demo-unrestricted"), "key_unknown"),
@@ -140,7 +150,12 @@ async fn composite_tilesets_need_every_part() {
         ("carol.terrain", StatusCode::FORBIDDEN),
     ];
     for (tileset, status) in cases {
-        let reply = get(addr, &format!("/v1/tiles/{tileset}/0/0/0.png?key=demo-web-app"), &origin).await;
+        let reply = get(
+            addr,
+            &format!("/v1/tiles/{tileset}/0/0/0.png?key=demo-web-app"),
+            &origin,
+        )
+        .await;
         assert_eq!(reply.status, status, "{tileset}");
         if status == StatusCode::FORBIDDEN {
             assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"), "{tileset}");
@@ -167,7 +182,10 @@ async fn preflights_are_answered_for_allowed_origins() {
     };
     let reply = preflight("http://localhost:8000").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
-    assert_eq!(reply.header("access-control-allow-origin"), Some("http://localhost:8000"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:8000")
+    );
     assert_eq!(reply.header("access-control-allow-methods"), Some("GET, HEAD"));
     assert_eq!(reply.header("access-control-allow-headers"), Some("range"));
     assert_eq!(reply.header("access-control-max-age"), Some("7200"));
@@ -207,10 +225,25 @@ async fn repeated_origin_headers_are_invalid() {
 async fn vary_origin_whenever_the_answer_depended_on_it() {
     let (addr, _) = tile_server().await;
     let cases = [
-        ("demo-web-localhost", Some("http://localhost"), StatusCode::OK, Some("Origin")),
-        ("demo-web-localhost", Some("http://evil.example"), StatusCode::FORBIDDEN, Some("Origin")),
+        (
+            "demo-web-localhost",
+            Some("http://localhost"),
+            StatusCode::OK,
+            Some("Origin"),
+        ),
+        (
+            "demo-web-localhost",
+            Some("http://evil.example"),
+            StatusCode::FORBIDDEN,
+            Some("Origin"),
+        ),
         ("demo-web-localhost", None, StatusCode::FORBIDDEN, Some("Origin")),
-        ("demo-web-any-origin", Some("http://anything.example"), StatusCode::OK, Some("Origin")),
+        (
+            "demo-web-any-origin",
+            Some("http://anything.example"),
+            StatusCode::OK,
+            Some("Origin"),
+        ),
         ("demo-unrestricted", Some("http://localhost"), StatusCode::OK, None),
         ("demo-desktop-styles", None, StatusCode::FORBIDDEN, None),
     ];
@@ -246,11 +279,20 @@ async fn rotating_keys_takes_effect_at_once() {
         let old = map.remove("demo-unrestricted").unwrap();
         map.insert("demo-unrestricted-v2".into(), old);
     });
-    assert_eq!(get(addr, &uri("demo-unrestricted"), &[]).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(addr, &uri("demo-unrestricted-v2"), &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        get(addr, &uri("demo-unrestricted"), &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(addr, &uri("demo-unrestricted-v2"), &[]).await.status,
+        StatusCode::OK
+    );
     let restricted = KeyPolicy::builder().allowed_tilesets(["bob.*"]).build().unwrap();
     keys.replace(HashMap::from([("k".into(), Credential::from(restricted))]));
-    assert_eq!(get(addr, &uri("demo-unrestricted-v2"), &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(addr, &uri("demo-unrestricted-v2"), &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let reply = get(addr, &uri("k"), &[]).await;
     assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"));
 }

@@ -99,20 +99,14 @@ async fn tile(Path((tileset, z, x, y)): Path<(String, u8, u32, String)>) -> Resp
     }
     match tile_png(&tileset, z, x, y) {
         Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
-        Err(e) => {
-            error_response::<axum::body::Body>(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "internal")
-                .into_response()
-        }
+        Err(e) => error_response::<axum::body::Body>(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "internal")
+            .into_response(),
     }
 }
 
 /// `GET /v1/styles/{user}/{style}`: a minimal MapLibre style whose raster
 /// source points back at this server with the same key.
-async fn style(
-    Path((user, style)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn style(Path((user, style)): Path<(String, String)>, uri: Uri, headers: HeaderMap) -> Response {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -134,11 +128,7 @@ async fn style(
 
 /// `GET /tiles-auth`: 200 when the key may read tiles.
 async fn tiles_auth() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"message":"Allowed"}"#,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], r#"{"message":"Allowed"}"#).into_response()
 }
 
 /// The tile's colour: a hash of the tileset name, so each tileset looks

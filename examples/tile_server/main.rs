@@ -74,7 +74,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let address = listener.local_addr().map_or_else(|_| format!("127.0.0.1:{}", args.port), |a| a.to_string());
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| format!("127.0.0.1:{}", args.port), |a| a.to_string());
     println!("tile_server: {} keys from {}", keys.len(), args.keys.display());
     println!("tile_server: listening on http://{address}");
     match axum::serve(listener, app::router(keys)).await {

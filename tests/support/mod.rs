@@ -89,7 +89,9 @@ pub async fn send(addr: SocketAddr, method: Method, path_and_query: &str, header
 
 async fn send_inner(addr: SocketAddr, method: Method, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(connection);
     let mut request = Request::builder()
         .method(method)
@@ -98,7 +100,10 @@ async fn send_inner(addr: SocketAddr, method: Method, path_and_query: &str, head
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let response = sender
+        .send_request(request.body(Empty::<Bytes>::new()).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = response.into_parts();
     let body = body.collect().await.unwrap().to_bytes().to_vec();
     Reply {
