@@ -56,6 +56,7 @@ mod policy;
 mod request;
 mod scope;
 mod tileset;
+mod token;
 
 pub use decision::{AllowOrigin, Decision, Denial, Vary};
 pub use domain::{DomainEntry, DomainError};
@@ -66,3 +67,10 @@ pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyType, PolicyError};
 pub use request::KeyRequest;
 pub use scope::{Resource, Scope, ScopeSet, UnknownResource, UnknownScope};
 pub use tileset::{TilesetError, TilesetPattern};
+pub use token::allowed_url::{AllowedUrl, AllowedUrlError, MAX_ALLOWED_URLS};
+pub use token::evaluate::evaluate_token;
+pub use token::policy::{TokenPolicy, TokenPolicyBuilder, TokenPolicyError, TokenUsage};
+pub use token::referer::MAX_REFERER_LEN;
+pub use token::request::{TokenRequest, TokenRequestError};
+pub use token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
+pub use token::timestamp::{InvalidTimestamp, Timestamp};
