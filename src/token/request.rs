@@ -27,11 +27,27 @@ use crate::token::timestamp::Timestamp;
 #[non_exhaustive]
 pub struct TokenRequest<'a> {
     /// The `Referer` header value; `None` (or empty) when there is none.
-    #[cfg_attr(feature = "serde", serde(default, borrow, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            borrow,
+            deserialize_with = "borrowed",
+            skip_serializing_if = "Option::is_none"
+        )
+    )]
     pub referer: Option<Cow<'a, str>>,
     /// The `Origin` header value; `None` when there is none. Read for the
     /// CORS answer of URL-restricted tokens and for `origin_fallback`.
-    #[cfg_attr(feature = "serde", serde(default, borrow, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            borrow,
+            deserialize_with = "borrowed",
+            skip_serializing_if = "Option::is_none"
+        )
+    )]
     pub origin: Option<Cow<'a, str>>,
     /// The scope the requested API needs.
     pub scope: TokenScope,
@@ -95,6 +111,16 @@ impl<'a> TokenRequest<'a> {
         }
         Ok(())
     }
+}
+
+/// Deserializes an optional string, borrowing it from the input when it
+/// has no escapes (serde's `borrow` alone does not reach through `Option`).
+#[cfg(feature = "serde")]
+fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    let value: Option<Borrowed<'a>> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.map(|b| b.0))
 }
 
 /// A request that cannot be judged against a given token.
