@@ -74,3 +74,8 @@ pub use token::referer::MAX_REFERER_LEN;
 pub use token::request::{TokenRequest, TokenRequestError};
 pub use token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
 pub use token::timestamp::{InvalidTimestamp, Timestamp};
+
+/// The README's Rust snippets, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "serde"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
