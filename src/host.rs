@@ -79,21 +79,41 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     if name.len() > MAX_HOST_LEN {
         return Err(HostError::TooLong);
     }
+    // One pass over the bytes (this runs on every request): each label is
+    // checked when its end is reached, in the order empty, too long, bad
+    // character, so errors are the same as checking label by label.
+    let bytes = name.as_bytes();
     let mut has_punycode = false;
-    let mut last = "";
-    for label in name.split('.') {
+    let mut start = 0;
+    let mut bad_at = None;
+    let mut check_label = |start: usize, end: usize, bad_at: Option<usize>| {
+        let label = bytes.get(start..end).unwrap_or_default();
         if label.is_empty() {
             return Err(HostError::EmptyLabel);
         }
         if label.len() > MAX_LABEL_LEN {
             return Err(HostError::LabelTooLong);
         }
-        if let Some(bad) = label.chars().find(|&c| !is_label_char(c)) {
+        if let Some(at) = bad_at {
+            let bad = name
+                .get(at..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or('\u{fffd}');
             return Err(HostError::BadCharacter(bad));
         }
-        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
-        last = label;
+        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"));
+        Ok(())
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            check_label(start, i, bad_at)?;
+            start = i + 1;
+        } else if !is_label_byte(b) && bad_at.is_none() {
+            bad_at = Some(i);
+        }
     }
+    check_label(start, bytes.len(), bad_at)?;
+    let last = name.get(start..).unwrap_or_default();
     // WHATWG: a host whose last label is a number is an IPv4 address, and
     // nothing else; `example.0x1` is invalid rather than a domain.
     if ends_in_number(last) {
@@ -106,8 +126,8 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
 
 /// Letters, digits, `-` and `_` (WHATWG hosts allow `_`, and real
 /// subdomains use it).
-fn is_label_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+fn is_label_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
 fn ends_in_number(label: &str) -> bool {
