@@ -181,21 +181,31 @@ fn path_continues(path: &str, prefix: &str) -> bool {
 
 /// Whether some `/`-separated segment of `path` is `.` or `..`, also in
 /// the percent-encoded spellings (`%2e`, `.%2E`, …) that URL parsers treat
-/// as dot segments.
+/// as dot segments. One pass over the bytes: this runs on every request to
+/// a path-restricted entry.
 pub(crate) fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let rest = strip_dot(segment);
-        rest.is_some_and(|rest| rest.is_empty() || strip_dot(rest).is_some_and(str::is_empty))
-    })
+    let bytes = path.as_bytes();
+    starts_with_dot_segment(bytes)
+        || bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && starts_with_dot_segment(bytes.get(i + 1..).unwrap_or_default()))
+}
+
+/// Whether `rest` starts with a whole segment `.`, `..`, `%2e`, `.%2e`,
+/// `%2e.` or `%2e%2e` (any case), ended by `/` or the end.
+fn starts_with_dot_segment(rest: &[u8]) -> bool {
+    let ends = |s: &[u8]| matches!(s.first(), None | Some(b'/'));
+    strip_dot(rest).is_some_and(|once| ends(once) || strip_dot(once).is_some_and(ends))
 }
 
 /// Strips one leading `.` or `%2e` (any case).
-fn strip_dot(s: &str) -> Option<&str> {
-    s.strip_prefix('.').or_else(|| {
-        s.get(..3)
-            .filter(|p| p.eq_ignore_ascii_case("%2e"))
-            .and_then(|_| s.get(3..))
-    })
+fn strip_dot(s: &[u8]) -> Option<&[u8]> {
+    match s {
+        [b'.', rest @ ..] => Some(rest),
+        [b'%', b'2', b'e' | b'E', rest @ ..] => Some(rest),
+        _ => None,
+    }
 }
 
 impl FromStr for AllowedUrl {
@@ -342,21 +352,37 @@ impl AllowedUrls {
     }
 
     /// The entries whose host is `lower_host` (lower case, no trailing dot)
-    /// or one of its label-boundary suffixes, most specific host first.
-    /// Allocation-free.
+    /// or one of its label-boundary suffixes, the shortest suffix first.
+    /// Only suffixes with as many labels as some entry host are looked up,
+    /// and the scan stops past the longest entry host. Allocation-free.
     pub(crate) fn candidates<'s>(&'s self, lower_host: &'s str) -> impl Iterator<Item = &'s AllowedUrl> + 's {
-        let labels = lower_host.bytes().filter(|&b| b == b'.').count() + 1;
-        let suffixes = std::iter::once((labels, lower_host)).chain(
-            lower_host
-                .match_indices('.')
-                .enumerate()
-                .map(move |(k, (dot, _))| (labels - k - 1, lower_host.get(dot + 1..).unwrap_or_default())),
-        );
-        suffixes
-            .filter(move |&(n, _)| u32::try_from(n).is_ok_and(|n| n < 128 && self.label_counts & (1u128 << n) != 0))
-            .filter_map(move |(_, suffix)| self.by_host.get(suffix))
-            .flatten()
-            .filter_map(move |&i| self.entries.get(i))
+        let bytes = lower_host.as_bytes();
+        // Bits above the highest set one are all zero: stop there.
+        let max_labels = 127u32.saturating_sub(self.label_counts.leading_zeros());
+        let mut end = Some(bytes.len());
+        let mut labels = 0u32;
+        std::iter::from_fn(move || loop {
+            // The next suffix: from just after the previous dot to the left.
+            let stop = end?;
+            let dot = bytes.get(..stop).and_then(|b| b.iter().rposition(|&c| c == b'.'));
+            let suffix_start = dot.map_or(0, |d| d + 1);
+            end = dot;
+            labels += 1;
+            if labels >= max_labels {
+                end = None;
+            }
+            if self.label_counts & (1u128 << labels.min(127)) == 0 {
+                continue;
+            }
+            if let Some(indexes) = lower_host
+                .get(suffix_start..)
+                .and_then(|suffix| self.by_host.get(suffix))
+            {
+                return Some(indexes);
+            }
+        })
+        .flatten()
+        .filter_map(move |&i| self.entries.get(i))
     }
 }
 
@@ -483,7 +509,7 @@ mod tests {
         let found = |host: &str| list.candidates(host).map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(
             found("a.docs.example.com"),
-            ["https://docs.example.com/maps", "example.com"]
+            ["example.com", "https://docs.example.com/maps"]
         );
         assert_eq!(found("example.com"), ["example.com"]);
         assert!(found("badexample.com").is_empty());

@@ -3,7 +3,7 @@
 use crate::decision::{AllowOrigin, Decision, Denial, Vary};
 use crate::host::{punycode_is_canonical, HostRef, LowerBuf};
 use crate::origin::parse_origin;
-use crate::token::allowed_url::{has_dot_segment, AllowedUrls};
+use crate::token::allowed_url::{has_dot_segment, AllowedUrl, AllowedUrls};
 use crate::token::policy::TokenPolicy;
 use crate::token::referer::{parse_referer, Referer};
 use crate::token::request::TokenRequest;
@@ -71,16 +71,15 @@ pub fn evaluate_token<'r>(policy: &TokenPolicy, request: &'r TokenRequest<'_>) -
 /// The Referer rule. On success, returns the Origin to echo, if any.
 fn check_referer<'r>(urls: &AllowedUrls, request: &'r TokenRequest<'_>) -> Result<Option<&'r str>, Denial> {
     let origin_header = request.origin.as_deref().filter(|o| !o.is_empty());
-    let origin = origin_header.and_then(parse_usable_origin);
     let target = match request.referer.as_deref().filter(|r| !r.is_empty()) {
         Some(referer) => parse_referer(referer).ok_or(Denial::RefererNotAllowed)?,
         None if request.origin_fallback => match origin_header {
-            Some(_) => origin.ok_or(Denial::RefererNotAllowed)?,
+            Some(origin) => parse_usable_origin(origin).ok_or(Denial::RefererNotAllowed)?,
             None => return Err(Denial::RefererRequired),
         },
         None => return Err(Denial::RefererRequired),
     };
-    match match_urls(urls, &target, origin.as_ref()) {
+    match match_urls(urls, &target, origin_header) {
         Matched::No => Err(Denial::RefererNotAllowed),
         Matched::Yes => Ok(None),
         Matched::WithOrigin => Ok(origin_header),
@@ -103,8 +102,11 @@ enum Matched {
 }
 
 /// Matches `target` (a Referer, or an Origin as fallback) against the
-/// entries, and the Origin against the entries the target matched.
-fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin: Option<&Referer<'_>>) -> Matched {
+/// entries, and the Origin header against the entries the target matched.
+/// The Origin is parsed only once an entry has matched, and not at all
+/// when it is the target's own `scheme://authority`, as it is for a page
+/// calling from its own origin.
+fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin_header: Option<&str>) -> Matched {
     let HostRef::Domain(domain) = target.host else {
         // No entry is an IP address.
         return Matched::No;
@@ -113,14 +115,10 @@ fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin: Option<&Referer<
     let Some(host) = buf.lower(domain.name) else {
         return Matched::No;
     };
-    let mut origin_buf = LowerBuf::new();
-    let origin_host = origin.and_then(|o| match o.host {
-        HostRef::Domain(d) => origin_buf.lower(d.name).map(|lower| (o, lower, d.has_punycode)),
-        HostRef::Ip(_) => None,
-    });
     // Computed when first needed: only path-restricted entries look.
     let mut path_is_clean = None;
     let mut host_checked = false;
+    let mut origin: Option<Option<Referer<'_>>> = None;
     let mut matched = Matched::No;
     for entry in urls.candidates(host) {
         if !entry.allows_origin(target.scheme, target.port) {
@@ -141,16 +139,34 @@ fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin: Option<&Referer<
             host_checked = true;
         }
         matched = Matched::Yes;
-        if let Some((origin, origin_host, has_punycode)) = origin_host {
-            if entry.covers_host(origin_host)
-                && entry.allows_origin(origin.scheme, origin.port)
-                && (!has_punycode || origin_host == host || punycode_is_canonical(origin_host))
-            {
-                return Matched::WithOrigin;
-            }
+        let Some(header) = origin_header else {
+            return matched;
+        };
+        if header == target.origin {
+            return Matched::WithOrigin;
+        }
+        let Some(origin) = origin.get_or_insert_with(|| parse_usable_origin(header)) else {
+            // An unusable Origin is never echoed.
+            return matched;
+        };
+        if origin_satisfies(entry, origin) {
+            return Matched::WithOrigin;
         }
     }
     matched
+}
+
+/// Whether a parsed Origin satisfies the entry's host, scheme and port.
+fn origin_satisfies(entry: &AllowedUrl, origin: &Referer<'_>) -> bool {
+    let HostRef::Domain(domain) = origin.host else {
+        return false;
+    };
+    let mut buf = LowerBuf::new();
+    buf.lower(domain.name).is_some_and(|host| {
+        entry.covers_host(host)
+            && entry.allows_origin(origin.scheme, origin.port)
+            && (!domain.has_punycode || host == entry.host() || punycode_is_canonical(host))
+    })
 }
 
 #[cfg(test)]
