@@ -28,6 +28,23 @@
 //! # Ok::<(), keypolicy::PolicyError>(())
 //! ```
 //!
+//! Access tokens in the Mapbox Tokens API's model — `pk`/`sk`/`tk` usage,
+//! public and secret scopes, URL restrictions matched on the `Referer`
+//! header, temporary-token expiry — are judged by [`evaluate_token`] from a
+//! [`TokenPolicy`] and a [`TokenRequest`], with the same [`Decision`]:
+//!
+//! ```
+//! use keypolicy::{evaluate_token, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+//!
+//! let token = TokenPolicy::builder(TokenUsage::Public)
+//!     .scope(TokenScope::StylesRead)
+//!     .allowed_urls(["https://example.com/maps"])
+//!     .build()?;
+//! let request = TokenRequest::new(TokenScope::StylesRead).with_referer("https://docs.example.com/maps/paris");
+//! assert!(evaluate_token(&token, &request).is_allowed());
+//! # Ok::<(), keypolicy::TokenPolicyError>(())
+//! ```
+//!
 //! ## Design notes
 //!
 //! * **Compile once, evaluate many.** Building a policy validates every
