@@ -892,3 +892,78 @@ mod json {
         );
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Referer-like strings: mostly URL-shaped, with hostile bytes mixed in.
+    fn referer() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[hH][tT][tT][pP][sS]?://[a-zA-Z0-9.:@%*_\\[\\]-]{0,40}(/[a-zA-Z0-9./%?#-]{0,40})?",
+            "https?://([a-z]{1,5}\\.){0,3}example\\.com(:[0-9]{1,5})?(/[a-zA-Z.%2eE]{0,8}){0,4}([?#].{0,10})?",
+        ]
+    }
+
+    fn token() -> TokenPolicy {
+        restricted(&["example.com/maps", "https://docs.example.com:8443", "localhost"])
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_never_echoes_on_denial(
+            referer in proptest::option::of(referer()),
+            origin in proptest::option::of(referer()),
+            fallback in any::<bool>(),
+        ) {
+            let token = token();
+            let mut request = styles().with_origin_fallback(fallback);
+            request.referer = referer.map(Into::into);
+            request.origin = origin.clone().map(Into::into);
+            let d = evaluate_token(&token, &request);
+            prop_assert_eq!(d.vary().header_value(), Some("Origin, Referer"));
+            match d.allow_origin() {
+                None => {}
+                Some(AllowOrigin::Origin(echoed)) => {
+                    prop_assert!(d.is_allowed());
+                    prop_assert_eq!(Some(echoed), origin.as_deref());
+                }
+                Some(AllowOrigin::Any) => prop_assert!(false, "a restricted token never answers *"),
+            }
+            if !d.is_allowed() {
+                prop_assert!(matches!(
+                    d.denial(),
+                    Some(Denial::RefererRequired | Denial::RefererNotAllowed)
+                ));
+            }
+        }
+
+        #[test]
+        fn host_case_and_query_do_not_change_the_answer(
+            sub in "([a-z0-9]{1,6}\\.){0,2}",
+            path in "(/[a-zA-Z0-9]{1,4}){0,3}",
+            query in "[?#][a-z=&/.]{0,12}",
+        ) {
+            let token = token();
+            let plain = format!("https://{sub}example.com{path}");
+            let upper = format!("HTTPS://{}EXAMPLE.COM{path}{query}", sub.to_uppercase());
+            let a = evaluate_token(&token, &styles().with_referer(plain.as_str())).is_allowed();
+            let b = evaluate_token(&token, &styles().with_referer(upper.as_str())).is_allowed();
+            prop_assert_eq!(a, b, "{} vs {}", plain, upper);
+            prop_assert_eq!(a, path == "/maps" || path.starts_with("/maps/"));
+        }
+
+        #[test]
+        fn entries_never_panic_and_errors_name_the_index(entry in any::<String>()) {
+            match TokenPolicy::builder(TokenUsage::Public).allowed_urls(["ok.example.com".to_owned(), entry.clone()]).build() {
+                Ok(t) => prop_assert!(t.allowed_urls().len() <= 2),
+                Err(TokenPolicyError::InvalidAllowedUrl { index, value, .. }) => {
+                    prop_assert_eq!(index, 1);
+                    prop_assert_eq!(value, entry);
+                }
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+    }
+}
