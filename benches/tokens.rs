@@ -44,13 +44,22 @@ fn bench(c: &mut Criterion) {
         ("unusable", "https://user@site40.example.com/maps/40"),
     ];
     for (name, referer) in cases {
+        // A page's requests carry its own origin in `Origin`.
+        let origin = referer.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
         let request = TokenRequest::new(TokenScope::StylesRead)
             .with_referer(referer)
-            .with_origin("https://tiles.site40.example.com");
+            .with_origin(origin);
         c.bench_function(&format!("token_100_urls/{name}"), |b| {
             b.iter(|| evaluate_token(black_box(&token), black_box(&request)).is_allowed())
         });
     }
+    // The rare case: an Origin other than the Referer's own must be parsed.
+    let request = TokenRequest::new(TokenScope::StylesRead)
+        .with_referer("https://tiles.site40.example.com/maps/40/paris")
+        .with_origin("https://www.site40.example.com");
+    c.bench_function("token_100_urls/allowed_other_origin", |b| {
+        b.iter(|| evaluate_token(black_box(&token), black_box(&request)).is_allowed())
+    });
     let request = TokenRequest::new(TokenScope::StylesRead);
     c.bench_function("token_unrestricted", |b| {
         b.iter(|| evaluate_token(black_box(&unrestricted), black_box(&request)).is_allowed())

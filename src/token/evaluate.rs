@@ -2,7 +2,7 @@
 
 use crate::decision::{AllowOrigin, Decision, Denial, Vary};
 use crate::host::{punycode_is_canonical, HostRef, LowerBuf};
-use crate::origin::parse_origin;
+use crate::origin::MAX_ORIGIN_LEN;
 use crate::token::allowed_url::{has_dot_segment, AllowedUrl, AllowedUrls};
 use crate::token::policy::TokenPolicy;
 use crate::token::referer::{parse_referer, Referer};
@@ -87,10 +87,14 @@ fn check_referer<'r>(urls: &AllowedUrls, request: &'r TokenRequest<'_>) -> Resul
 }
 
 /// An `Origin` header as a browser serializes it (`scheme://host[:port]`,
-/// http or https), as a [`Referer`] with path `/`.
+/// http or https), as a [`Referer`] with path `/`. The Referer grammar is
+/// the Origin grammar plus a path, query and fragment, so an Origin is a
+/// usable Referer that ends with its authority (within the Origin cap).
 fn parse_usable_origin(value: &str) -> Option<Referer<'_>> {
-    parse_origin(value)?;
-    parse_referer(value)
+    if value.len() > MAX_ORIGIN_LEN {
+        return None;
+    }
+    parse_referer(value).filter(|origin| origin.origin.len() == value.len())
 }
 
 enum Matched {
@@ -186,6 +190,50 @@ mod tests {
     fn decide(t: &TokenPolicy, referer: &str) -> Option<&'static str> {
         let r = TokenRequest::new(TokenScope::StylesRead).with_referer(referer);
         evaluate_token(t, &r).reason()
+    }
+
+    /// `parse_usable_origin` must accept exactly the http(s) Origins that
+    /// the core's strict Origin parser accepts (IPv6 literals aside: no
+    /// entry can match one).
+    #[test]
+    fn usable_origins_are_the_strict_parsers_web_origins() {
+        for value in [
+            "https://example.com",
+            "HTTPS://EXAMPLE.COM:443",
+            "http://localhost:3000",
+            "https://example.com.",
+            "http://127.1",
+            "capacitor://localhost",
+            "null",
+            "",
+            "example.com",
+            "https://",
+            "https://example.com/",
+            "https://example.com?x",
+            "https://example.com#x",
+            "https://user@example.com",
+            "https://exa\tmple.com",
+            "https://example.com ",
+            "https://example.com, https://evil.com",
+            "https://münchen.de",
+            "https://example.com%2eevil.net",
+            "https://*.example.com",
+            "https://.example.com",
+            "https://example..com",
+            "https://example.com:",
+            "https://example.com:0",
+            "https://example.com:65536",
+            "https://example.com:80:80",
+            "https://example.com:+80",
+            "https:/example.com",
+            "https://ex\\ample.com",
+        ] {
+            let strict = crate::origin::parse_origin(value).is_some_and(|o| o.is_web());
+            assert_eq!(parse_usable_origin(value).is_some(), strict, "{value:?}");
+        }
+        let long = format!("https://{}.com", "a".repeat(MAX_ORIGIN_LEN));
+        assert!(parse_usable_origin(&long).is_none());
+        assert!(parse_usable_origin("http://[::1]:8080").is_none());
     }
 
     #[test]
