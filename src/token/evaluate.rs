@@ -129,7 +129,8 @@ fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin_header: Option<&s
             continue;
         }
         if entry.path().is_some() {
-            let clean = *path_is_clean.get_or_insert_with(|| !has_dot_segment(target.path));
+            let clean =
+                *path_is_clean.get_or_insert_with(|| !(target.path_may_have_dots && has_dot_segment(target.path)));
             if !entry.allows(target.scheme, target.port, target.path, clean) {
                 continue;
             }

@@ -27,6 +27,8 @@ pub(crate) struct Referer<'a> {
     pub(crate) port: u16,
     /// The path, without query or fragment; `/` when the URL has none.
     pub(crate) path: &'a str,
+    /// False when the path has no `.` and no `%`, so no dot segment.
+    pub(crate) path_may_have_dots: bool,
     /// `scheme://authority` exactly as written: the serialized origin of
     /// the URL when the scheme and host are in the browser's case.
     pub(crate) origin: &'a str,
@@ -85,18 +87,32 @@ pub(crate) fn parse_referer(value: &str) -> Option<Referer<'_>> {
     };
     let host = parse_ascii_host(raw_host).ok()?;
     let tail = value.get(origin.len()..)?;
-    let path = match tail.as_bytes().first() {
+    // The path runs to the query or fragment. Note on the way whether it
+    // has a `.` or `%` at all: without one it cannot have a dot segment.
+    let (path, path_may_have_dots) = match tail.as_bytes().first() {
         Some(b'/') => {
-            let len = tail.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(tail.len());
-            tail.get(..len)?
+            let mut len = tail.len();
+            let mut dots = false;
+            for (i, &b) in tail.as_bytes().iter().enumerate() {
+                match b {
+                    b'?' | b'#' => {
+                        len = i;
+                        break;
+                    }
+                    b'.' | b'%' => dots = true,
+                    _ => {}
+                }
+            }
+            (tail.get(..len)?, dots)
         }
-        _ => "/",
+        _ => ("/", false),
     };
     Some(Referer {
         scheme,
         host,
         port,
         path,
+        path_may_have_dots,
         origin,
     })
 }
