@@ -148,6 +148,10 @@ impl FromStr for DomainEntry {
 impl fmt::Display for DomainEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
+            // A stored name that itself starts with a foldable `www.` came
+            // from an entry with two of them (`www.www.example.com`); write
+            // the folded label back so the spelling re-parses to this entry.
+            Entry::Domain(d) if fold_www(d) != &**d => write!(f, "www.{d}"),
             Entry::Domain(d) => f.write_str(d),
             Entry::Wildcard(d) => write!(f, "*.{d}"),
             Entry::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
@@ -276,7 +280,10 @@ mod tests {
         assert_eq!(entry("example.com.").unwrap(), "example.com");
         assert_eq!(entry("HTTPS://Example.com/a/b?c#d").unwrap(), "example.com");
         assert_eq!(entry("www.com").unwrap(), "www.com");
-        assert_eq!(entry("www.www.example.com").unwrap(), "www.example.com");
+        // Matches the Origin `www.www.example.com` (one `www.` folded on each
+        // side), and is written so that it parses back to itself.
+        assert_eq!(entry("www.www.example.com").unwrap(), "www.www.example.com");
+        assert_eq!(entry("WWW.www.www.example.com.").unwrap(), "www.www.www.example.com");
         assert_eq!(entry("*.Example.COM").unwrap(), "*.example.com");
         assert_eq!(entry("https://*.example.com:443").unwrap(), "*.example.com");
         assert_eq!(entry("http://[0:0:0:0:0:0:0:1]:80").unwrap(), "[::1]");
