@@ -432,6 +432,9 @@ pub const ODD_ORIGINS: &[&str] = &[
     "capacitor://localhost",
     "https://localhost:3000",
     "https://evil.net",
+    "capacitor://xn--zz",
+    "app://XN--MNCHEN-3YB.de",
+    "https://example.com:000443",
 ];
 
 /// An Origin for `policy`: derived from one of its entries and mutated,
