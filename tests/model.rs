@@ -25,7 +25,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
-use keypolicy::{evaluate, AllowOrigin, KeyType, Resource, Scope};
+use keypolicy::{evaluate, AllowOrigin, KeyPolicy, KeyType, Resource, Scope};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -367,6 +367,61 @@ proptest! {
         resource in select(&RESOURCES[..]),
     ) {
         compare(&p, &RequestSpec { origin, resource, tileset: None })?;
+    }
+}
+
+/// Free-form entry text: whatever of it the library accepts, the model
+/// must read the same way.
+fn free_entry() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "((https?|HTTPS|capacitor|tauri)://)?(\\*\\.)?(www\\.|WWW\\.)?[a-z0-9\u{fc}\u{df}_-]{1,8}(\\.[a-zA-Z0-9\u{fc}-]{1,8}){0,2}\\.?(:[0-9]{1,5})?(/[a-z@:]{0,4})?",
+        "(https?://)?(\\[[0-9a-fA-F:.]{2,16}\\]|[0-9xX.]{1,12})(:[0-9]{1,5})?",
+    ]
+}
+
+/// An Origin aimed at a free-form entry: its host as a browser would send
+/// it, with a random scheme, `www.`, case and trailing dot.
+fn origin_near(entry: &str, scheme: &str, www: bool, dot: bool, upper: bool) -> String {
+    let rest = entry.split_once("://").map_or(entry, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap();
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap().to_owned()
+    } else {
+        let h = authority.split(':').next().unwrap();
+        let h = h.strip_prefix("*.").map_or(h.to_owned(), |s| format!("sub.{s}"));
+        idna::domain_to_ascii(&h).unwrap_or(h)
+    };
+    let host = if www { format!("www.{host}") } else { host };
+    let host = if dot { format!("{host}.") } else { host };
+    let host = if upper { host.to_uppercase() } else { host };
+    format!("{scheme}://{host}")
+}
+
+proptest! {
+    #![proptest_config(cases(1024))]
+
+    /// Free-form entries: when the library builds a policy from one, the
+    /// model decides Origins near it the same way.
+    #[test]
+    fn model_agrees_on_free_form_entries(
+        entry in free_entry(),
+        key_type in select(&KEY_TYPES[..]),
+        scheme in select(&["https", "http", "capacitor", "tauri", "app"][..]),
+        www in any::<bool>(), dot in any::<bool>(), upper in any::<bool>(),
+    ) {
+        let p = PolicySpec {
+            key_type,
+            scopes: vec![],
+            domains: vec![DomainSpec { text: entry.clone(), kind: EntryKind::Domain, host: String::new(), scheme: None }],
+            tilesets: vec![],
+        };
+        // About half the texts are invalid entries; those are `src`'s to
+        // reject (checked elsewhere), not the model's to read.
+        if KeyPolicy::builder().allowed_domains([entry.as_str()]).build().is_err() {
+            return Ok(());
+        }
+        let origin = origin_near(&entry, scheme, www, dot, upper);
+        compare(&p, &RequestSpec { origin: Some(origin), resource: Resource::Tiles, tileset: None })?;
     }
 }
 
