@@ -236,6 +236,11 @@ pub(crate) fn normalize_entry_host(host: &str) -> Result<NormalizedHost, HostErr
     let ascii;
     let host = if host.is_ascii() && !host.bytes().any(|b| b.is_ascii_uppercase()) {
         host
+    } else if host.starts_with('[') {
+        // An IPv6 literal: UTS-46 would refuse its brackets and colons, and
+        // it only needs case folding (`[::FFFF:1]` is `[::ffff:1]`).
+        ascii = std::borrow::Cow::Owned(host.to_ascii_lowercase());
+        &ascii
     } else {
         // Only the part before a bracket can be Unicode; IPv6 literals are ASCII.
         ascii = Uts46::new()
@@ -426,6 +431,13 @@ mod tests {
             Ok(NormalizedHost::Domain("example.com".into()))
         );
         assert_eq!(normalize_entry_host("xn--zz.de"), Err(HostError::BadIdna));
+        // Regression: an upper-case IPv6 literal was sent through UTS-46,
+        // which refuses `[`, `:` and `]`, so a valid entry was rejected.
+        assert_eq!(
+            normalize_entry_host("[::FFFF:7F00:1]"),
+            Ok(NormalizedHost::Ip("::ffff:127.0.0.1".parse().unwrap()))
+        );
+        assert_eq!(normalize_entry_host("[::A"), Err(HostError::BadIp));
         assert!(punycode_is_canonical("xn--mnchen-3ya.de"));
         assert!(!punycode_is_canonical("xn--abc-.de"));
     }
