@@ -32,7 +32,7 @@ pub struct TokenRequest<'a> {
         serde(
             default,
             borrow,
-            deserialize_with = "borrowed",
+            deserialize_with = "crate::json::borrowed",
             skip_serializing_if = "Option::is_none"
         )
     )]
@@ -44,7 +44,7 @@ pub struct TokenRequest<'a> {
         serde(
             default,
             borrow,
-            deserialize_with = "borrowed",
+            deserialize_with = "crate::json::borrowed",
             skip_serializing_if = "Option::is_none"
         )
     )]
@@ -111,16 +111,6 @@ impl<'a> TokenRequest<'a> {
         }
         Ok(())
     }
-}
-
-/// Deserializes an optional string, borrowing it from the input when it
-/// has no escapes (serde's `borrow` alone does not reach through `Option`).
-#[cfg(feature = "serde")]
-fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    #[derive(serde::Deserialize)]
-    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
-    let value: Option<Borrowed<'a>> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(value.map(|b| b.0))
 }
 
 /// A request that cannot be judged against a given token.
