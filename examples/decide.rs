@@ -175,7 +175,7 @@ fn single(policy_path: &str, request: &KeyRequest<'_>, json: bool) -> Result<(),
     if json {
         println!("{}", serde_json::to_string(&decision).map_err(|e| e.to_string())?);
     } else {
-        print!("{}", verdict(&policy, request, &decision));
+        print!("{}", verdict(&decision, |d| explain(&policy, request, d)));
     }
     Ok(())
 }
@@ -188,27 +188,9 @@ fn single_token(token_path: &str, request: &TokenRequest<'_>, json: bool) -> Res
     if json {
         println!("{}", serde_json::to_string(&decision).map_err(|e| e.to_string())?);
     } else {
-        print!("{}", token_verdict(&token, request, &decision));
+        print!("{}", verdict(&decision, |d| explain_token(&token, request, d)));
     }
     Ok(())
-}
-
-/// A readable verdict for an access token, in the same form as for keys.
-fn token_verdict(token: &TokenPolicy, request: &TokenRequest<'_>, decision: &Decision<'_>) -> String {
-    let mut out = match decision.denial() {
-        None => format!("ALLOWED ({})\n", decision.status()),
-        Some(denial) => format!(
-            "DENIED ({} {}): {}\n  rule: {}\n",
-            decision.status(),
-            denial.code(),
-            denial.message(),
-            explain_token(token, request, denial)
-        ),
-    };
-    for (name, value) in decision.headers() {
-        out.push_str(&format!("  {name}: {value}\n"));
-    }
-    out
 }
 
 fn explain_token(token: &TokenPolicy, request: &TokenRequest<'_>, denial: Denial) -> String {
@@ -249,8 +231,9 @@ fn explain_token(token: &TokenPolicy, request: &TokenRequest<'_>, denial: Denial
     }
 }
 
-/// A readable verdict: the outcome, the rule behind a denial, the headers.
-fn verdict(policy: &KeyPolicy, request: &KeyRequest<'_>, decision: &Decision<'_>) -> String {
+/// A readable verdict: the outcome, the rule behind a denial (from
+/// `explain`, which knows the policy), and the headers to send.
+fn verdict(decision: &Decision<'_>, explain: impl FnOnce(Denial) -> String) -> String {
     let mut out = match decision.denial() {
         None => format!("ALLOWED ({})\n", decision.status()),
         Some(denial) => format!(
@@ -258,7 +241,7 @@ fn verdict(policy: &KeyPolicy, request: &KeyRequest<'_>, decision: &Decision<'_>
             decision.status(),
             denial.code(),
             denial.message(),
-            explain(policy, request, denial)
+            explain(denial)
         ),
     };
     for (name, value) in decision.headers() {
