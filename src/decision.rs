@@ -58,7 +58,7 @@ impl Denial {
             Denial::OriginRequired => "This key only serves browser requests: an Origin header is required",
             Denial::OriginInvalid => "The Origin header is not a single valid origin",
             Denial::OriginNotAllowed => "The Origin is not on this key's allowed domains",
-            Denial::ScopeMissing => "This key does not have the scope this request needs",
+            Denial::ScopeMissing => "This key or token does not have the scope this request needs",
             Denial::TilesetNotAllowed => "A requested tileset is not on this key's allowed tilesets",
             Denial::RefererRequired => "This token is URL-restricted: a Referer header is required",
             Denial::RefererNotAllowed => "The Referer is not on this token's allowed URLs",

@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::hash::FastSet;
-use crate::host::{normalize_entry_host, parse_ascii_host, HostError, HostRef, LowerBuf, NormalizedHost};
+use crate::host::{
+    normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
+};
 use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, Origin};
 
 /// What is wrong with one `allowed_domains` entry.
@@ -133,7 +135,11 @@ impl FromStr for DomainEntry {
             if let Some(bad) = host.chars().find(|c| !c.is_ascii()) {
                 return Err(HostError::BadCharacter(bad).into());
             }
-            parse_ascii_host(host)?;
+            if let HostRef::Domain(d) = parse_ascii_host(host)? {
+                if d.has_punycode && !punycode_is_canonical(&d.name.to_ascii_lowercase()) {
+                    return Err(HostError::BadIdna.into());
+                }
+            }
             return Ok(DomainEntry(Entry::App(
                 format!("{scheme}://{}", host.to_ascii_lowercase()).into(),
             )));
@@ -148,6 +154,10 @@ impl FromStr for DomainEntry {
 impl fmt::Display for DomainEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
+            // A stored name that itself starts with a foldable `www.` came
+            // from an entry with two of them (`www.www.example.com`); write
+            // the folded label back so the spelling re-parses to this entry.
+            Entry::Domain(d) if fold_www(d) != &**d => write!(f, "www.{d}"),
             Entry::Domain(d) => f.write_str(d),
             Entry::Wildcard(d) => write!(f, "*.{d}"),
             Entry::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
@@ -157,14 +167,13 @@ impl fmt::Display for DomainEntry {
     }
 }
 
-/// Removes one leading `www.` label, when what remains still has a dot:
-/// `www.example.com` is `example.com`, but `www.com` stays `www.com` so that
-/// an entry can never fold into a bare top-level domain.
+/// Removes one leading `www.` label, on entries and Origins alike:
+/// `www.example.com` is `example.com` and `www.localhost` is `localhost`.
+/// The fold must not depend on what remains: an earlier version kept
+/// `www.localhost` whole yet folded the Origin `www.www.localhost` into it,
+/// allowing a host the entry does not name.
 fn fold_www(lower: &str) -> &str {
-    match lower.strip_prefix("www.") {
-        Some(rest) if rest.contains('.') => rest,
-        _ => lower,
-    }
+    lower.strip_prefix("www.").unwrap_or(lower)
 }
 
 /// The outcome of matching an Origin against the allowlist.
@@ -224,7 +233,15 @@ impl DomainAllowlist {
         };
         let mut buf = LowerBuf::new();
         if !origin.is_web() {
-            return verdict(buf.lower(origin.scheme_host).is_some_and(|key| self.apps.contains(key)));
+            if buf.lower(origin.scheme_host).is_some_and(|key| self.apps.contains(key)) {
+                return OriginMatch::Allowed;
+            }
+            // Entries were validated when built, so only a miss can be invalid.
+            return if origin.idna_is_valid() {
+                OriginMatch::NotAllowed
+            } else {
+                OriginMatch::Invalid
+            };
         }
         let name = match origin.host {
             HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
@@ -275,8 +292,12 @@ mod tests {
         assert_eq!(entry("EXAMPLE.com").unwrap(), "example.com");
         assert_eq!(entry("example.com.").unwrap(), "example.com");
         assert_eq!(entry("HTTPS://Example.com/a/b?c#d").unwrap(), "example.com");
-        assert_eq!(entry("www.com").unwrap(), "www.com");
-        assert_eq!(entry("www.www.example.com").unwrap(), "www.example.com");
+        assert_eq!(entry("www.com").unwrap(), "com");
+        assert_eq!(entry("www.localhost").unwrap(), "localhost");
+        // Matches the Origin `www.www.example.com` (one `www.` folded on each
+        // side), and is written so that it parses back to itself.
+        assert_eq!(entry("www.www.example.com").unwrap(), "www.www.example.com");
+        assert_eq!(entry("WWW.www.www.example.com.").unwrap(), "www.www.www.example.com");
         assert_eq!(entry("*.Example.COM").unwrap(), "*.example.com");
         assert_eq!(entry("https://*.example.com:443").unwrap(), "*.example.com");
         assert_eq!(entry("http://[0:0:0:0:0:0:0:1]:80").unwrap(), "[::1]");
@@ -328,6 +349,7 @@ mod tests {
             "https://www.app.example.com",
             "http://localhost:3000",
             "https://localhost",
+            "http://www.localhost",
         ] {
             assert_eq!(check(&l, ok), OriginMatch::Allowed, "{ok}");
         }
@@ -340,6 +362,7 @@ mod tests {
             "https://wwwmappinest.com",
             "https://example.com",
             "app://app.example.com",
+            "https://www.www.localhost",
         ] {
             assert_eq!(check(&l, no), OriginMatch::NotAllowed, "{no}");
         }
@@ -385,6 +408,15 @@ mod tests {
         assert_eq!(check(&l, "https://localhost"), OriginMatch::NotAllowed);
         assert_eq!(check(&l, "app://example.com"), OriginMatch::NotAllowed);
         assert_eq!(check(&l, "ionic://localhost"), OriginMatch::NotAllowed);
+        // Regression: invalid punycode is `origin_invalid` for app schemes
+        // too, and an app entry with invalid punycode is rejected.
+        assert_eq!(check(&l, "capacitor://xn--zz"), OriginMatch::Invalid);
+        assert_eq!(check(&l, "capacitor://XN--MNCHEN-3YA.de"), OriginMatch::NotAllowed);
+        assert_eq!(entry("capacitor://xn--zz"), Err(HostError::BadIdna.into()));
+        assert_eq!(
+            entry("capacitor://xn--mnchen-3ya.de").unwrap(),
+            "capacitor://xn--mnchen-3ya.de"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A small, fast, deterministic hasher for the allowlist sets.
+//! A small, fast, deterministic hasher for the allowlist sets and maps.
 //!
 //! The sets are built from the policy owner's entries, and a lookup hashes
 //! one attacker-chosen string once, so hash flooding is not a threat here;
@@ -6,11 +6,14 @@
 //! multiply-rotate scheme of rustc's `FxHasher`, processing eight bytes at a
 //! time. It has no random seed: evaluation needs no global state.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashSet` keyed with [`FxHasher`].
 pub(crate) type FastSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
+
+/// A `HashMap` keyed with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 

@@ -79,21 +79,34 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     if name.len() > MAX_HOST_LEN {
         return Err(HostError::TooLong);
     }
+    // Label by label over the bytes (this runs on every request), checking
+    // each label in the order empty, too long, bad character.
+    let bytes = name.as_bytes();
     let mut has_punycode = false;
-    let mut last = "";
-    for label in name.split('.') {
+    let mut start = 0;
+    let last = loop {
+        let rest = bytes.get(start..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == b'.').unwrap_or(rest.len());
+        let label = rest.get(..len).unwrap_or_default();
         if label.is_empty() {
             return Err(HostError::EmptyLabel);
         }
         if label.len() > MAX_LABEL_LEN {
             return Err(HostError::LabelTooLong);
         }
-        if let Some(bad) = label.chars().find(|&c| !is_label_char(c)) {
+        if let Some(at) = label.iter().position(|&b| !is_label_byte(b)) {
+            let bad = name
+                .get(start + at..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or('\u{fffd}');
             return Err(HostError::BadCharacter(bad));
         }
-        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
-        last = label;
-    }
+        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"));
+        if len == rest.len() {
+            break name.get(start..).unwrap_or_default();
+        }
+        start += len + 1;
+    };
     // WHATWG: a host whose last label is a number is an IPv4 address, and
     // nothing else; `example.0x1` is invalid rather than a domain.
     if ends_in_number(last) {
@@ -106,8 +119,20 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
 
 /// Letters, digits, `-` and `_` (WHATWG hosts allow `_`, and real
 /// subdomains use it).
-fn is_label_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+fn is_label_byte(b: u8) -> bool {
+    // A bit per ASCII byte: one shift and test per byte of a request's host.
+    const MASK: u128 = {
+        let mut mask = 0u128;
+        let mut b = 0u8;
+        while b < 128 {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                mask |= 1 << b;
+            }
+            b += 1;
+        }
+        mask
+    };
+    b < 128 && (MASK >> b) & 1 == 1
 }
 
 fn ends_in_number(label: &str) -> bool {
@@ -211,6 +236,11 @@ pub(crate) fn normalize_entry_host(host: &str) -> Result<NormalizedHost, HostErr
     let ascii;
     let host = if host.is_ascii() && !host.bytes().any(|b| b.is_ascii_uppercase()) {
         host
+    } else if host.starts_with('[') {
+        // An IPv6 literal: UTS-46 would refuse its brackets and colons, and
+        // it only needs case folding (`[::FFFF:1]` is `[::ffff:1]`).
+        ascii = std::borrow::Cow::Owned(host.to_ascii_lowercase());
+        &ascii
     } else {
         // Only the part before a bracket can be Unicode; IPv6 literals are ASCII.
         ascii = Uts46::new()
@@ -339,6 +369,47 @@ mod tests {
         assert!(parse_ascii_host("under_score.example.com").is_ok());
     }
 
+    /// The label loop, written the obvious way (as it first was): the
+    /// optimized loop must give the same result for every input.
+    fn labels_reference(name: &str) -> Result<bool, HostError> {
+        let mut has_punycode = false;
+        for label in name.split('.') {
+            if label.is_empty() {
+                return Err(HostError::EmptyLabel);
+            }
+            if label.len() > MAX_LABEL_LEN {
+                return Err(HostError::LabelTooLong);
+            }
+            if let Some(bad) = label
+                .chars()
+                .find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                return Err(HostError::BadCharacter(bad));
+            }
+            has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
+        }
+        Ok(has_punycode)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_loop_agrees_with_the_reference(host in "([a-zA-Z0-9_-]{0,5}[.%é{ ]?){0,6}|.{0,70}|[a-z]{60,70}\\.x") {
+            let name = host.strip_suffix('.').unwrap_or(&host);
+            if !host.is_empty() && !host.starts_with('[') && !name.is_empty() && name.len() <= MAX_HOST_LEN {
+                let ours = parse_ascii_host(&host).map(|h| match h {
+                    HostRef::Domain(d) => Some(d.has_punycode),
+                    HostRef::Ip(_) => None,
+                });
+                match labels_reference(name) {
+                    Err(e) => proptest::prop_assert_eq!(ours, Err(e)),
+                    Ok(punycode) => proptest::prop_assert!(
+                        ours == Ok(Some(punycode)) || ours.is_ok_and(|h| h.is_none()) || ours == Err(HostError::BadIp)
+                    ),
+                }
+            }
+        }
+    }
+
     #[test]
     fn lower_buf_borrows_when_already_lower() {
         let mut buf = LowerBuf::new();
@@ -360,6 +431,13 @@ mod tests {
             Ok(NormalizedHost::Domain("example.com".into()))
         );
         assert_eq!(normalize_entry_host("xn--zz.de"), Err(HostError::BadIdna));
+        // Regression: an upper-case IPv6 literal was sent through UTS-46,
+        // which refuses `[`, `:` and `]`, so a valid entry was rejected.
+        assert_eq!(
+            normalize_entry_host("[::FFFF:7F00:1]"),
+            Ok(NormalizedHost::Ip("::ffff:127.0.0.1".parse().unwrap()))
+        );
+        assert_eq!(normalize_entry_host("[::A"), Err(HostError::BadIp));
         assert!(punycode_is_canonical("xn--mnchen-3ya.de"));
         assert!(!punycode_is_canonical("xn--abc-.de"));
     }

@@ -508,8 +508,8 @@ mod tests {
         assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         assert!(response.headers().get(header::VARY).is_none());
         assert_eq!(
-            response.body(),
-            r#"{"message":"This key does not have the scope this request needs","reason":"scope_missing"}"#
+            *response.body(),
+            format!(r#"{{"message":"{}","reason":"scope_missing"}}"#, Denial::ScopeMissing.message())
         );
         let open = KeyPolicy::unrestricted();
         assert!(denial_response::<String>(&evaluate(&open, &request)).is_none());

@@ -7,6 +7,8 @@
 //! through [`KeyPolicyBuilder`](crate::KeyPolicyBuilder), so JSON and Rust
 //! policies obey the same rules and produce the same errors.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{KeyPolicy, KeyType, PolicyError};
@@ -70,4 +72,15 @@ impl Serialize for KeyPolicy {
         }
         .serialize(serializer)
     }
+}
+
+/// Deserializes an optional string, borrowing it from the input when it
+/// has no escapes (serde's `borrow` alone does not reach through `Option`).
+pub(crate) fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    let value: Option<Borrowed<'a>> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.map(|b| b.0))
 }

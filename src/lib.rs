@@ -28,6 +28,23 @@
 //! # Ok::<(), keypolicy::PolicyError>(())
 //! ```
 //!
+//! Access tokens in the Mapbox Tokens API's model — `pk`/`sk`/`tk` usage,
+//! public and secret scopes, URL restrictions matched on the `Referer`
+//! header, temporary-token expiry — are judged by [`evaluate_token`] from a
+//! [`TokenPolicy`] and a [`TokenRequest`], with the same [`Decision`]:
+//!
+//! ```
+//! use keypolicy::{evaluate_token, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+//!
+//! let token = TokenPolicy::builder(TokenUsage::Public)
+//!     .scope(TokenScope::StylesRead)
+//!     .allowed_urls(["https://example.com/maps"])
+//!     .build()?;
+//! let request = TokenRequest::new(TokenScope::StylesRead).with_referer("https://docs.example.com/maps/paris");
+//! assert!(evaluate_token(&token, &request).is_allowed());
+//! # Ok::<(), keypolicy::TokenPolicyError>(())
+//! ```
+//!
 //! ## Design notes
 //!
 //! * **Compile once, evaluate many.** Building a policy validates every
@@ -60,6 +77,7 @@ mod policy;
 mod request;
 mod scope;
 mod tileset;
+mod token;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -73,6 +91,13 @@ pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyType, PolicyError};
 pub use request::KeyRequest;
 pub use scope::{Resource, Scope, ScopeSet, UnknownResource, UnknownScope};
 pub use tileset::{TilesetError, TilesetPattern};
+pub use token::allowed_url::{AllowedUrl, AllowedUrlError, MAX_ALLOWED_URLS};
+pub use token::evaluate::evaluate_token;
+pub use token::policy::{TokenPolicy, TokenPolicyBuilder, TokenPolicyError, TokenUsage};
+pub use token::referer::MAX_REFERER_LEN;
+pub use token::request::{TokenRequest, TokenRequestError};
+pub use token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
+pub use token::timestamp::{InvalidTimestamp, Timestamp};
 
 /// The README's Rust snippets, compiled and run as doc tests.
 #[cfg(all(doctest, feature = "serde"))]

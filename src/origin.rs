@@ -35,14 +35,13 @@ impl Origin<'_> {
         is_web_scheme(self.scheme)
     }
 
-    /// Whether the host's punycode labels, if any, are valid IDNA. Web
-    /// origins only: app-scheme hosts are compared as text. Allocates only
+    /// Whether the host's punycode labels, if any, are valid IDNA. Applies
+    /// to app-scheme origins too: they are compared as text, but invalid
+    /// punycode is `origin_invalid` whatever the scheme. Allocates only
     /// when there is a punycode label.
     pub(crate) fn idna_is_valid(&self) -> bool {
         match self.host {
-            HostRef::Domain(d) if d.has_punycode && self.is_web() => {
-                LowerBuf::new().lower(d.name).is_some_and(punycode_is_canonical)
-            }
+            HostRef::Domain(d) if d.has_punycode => LowerBuf::new().lower(d.name).is_some_and(punycode_is_canonical),
             _ => true,
         }
     }

@@ -22,14 +22,25 @@ use crate::scope::Resource;
 #[non_exhaustive]
 pub struct KeyRequest<'a> {
     /// The `Origin` header value, or `None` when there is none.
-    #[cfg_attr(feature = "serde", serde(default, borrow))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, borrow, deserialize_with = "crate::json::borrowed")
+    )]
     pub origin: Option<Cow<'a, str>>,
     /// What is requested (default `tiles`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub resource: Resource,
     /// The tileset(s) named, e.g. `alice.streets` or a composite
     /// `alice.streets,bob.terrain`; `None` when the request names none.
-    #[cfg_attr(feature = "serde", serde(default, borrow, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            borrow,
+            deserialize_with = "crate::json::borrowed",
+            skip_serializing_if = "Option::is_none"
+        )
+    )]
     pub tileset: Option<Cow<'a, str>>,
 }
 

@@ -1,6 +1,6 @@
 //! Evaluation must not touch the heap: a counting global allocator proves
-//! that `evaluate` performs zero allocations for ASCII headers without
-//! punycode labels, on every path (allowed and denied).
+//! that `evaluate` and `evaluate_token` perform zero allocations for ASCII
+//! headers without punycode labels, on every path (allowed and denied).
 
 #![allow(
     unsafe_code,
@@ -11,7 +11,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use keypolicy::{evaluate, KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+use keypolicy::{
+    evaluate, evaluate_token, KeyPolicy, KeyRequest, KeyType, Resource, Scope, Timestamp, TokenPolicy, TokenRequest,
+    TokenScope, TokenUsage,
+};
 
 /// Counts allocations made by the current thread, so that tests running in
 /// parallel threads do not disturb each other's counts.
@@ -142,4 +145,88 @@ fn unknown_punycode_is_validated() {
     let policy = KeyPolicy::builder().allowed_domains(["münchen.de"]).build().unwrap();
     let request = KeyRequest::new(Resource::Tiles).with_origin("https://xn--zz.de");
     assert_eq!(evaluate(&policy, &request).reason(), Some("origin_invalid"));
+}
+
+#[test]
+fn token_evaluation_never_allocates_for_ascii_referers() {
+    let mut urls: Vec<String> = (0..96)
+        .map(|i| format!("https://site{i}.example.com/maps{i}"))
+        .collect();
+    urls.extend([
+        "localhost".into(),
+        "münchen.de".into(),
+        "http://example.net:8080".into(),
+        "example.org/a/b/".into(),
+    ]);
+    let expires: Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
+    let tokens = [
+        TokenPolicy::builder(TokenUsage::Public)
+            .scopes([TokenScope::StylesRead, TokenScope::FontsRead])
+            .allowed_urls(urls)
+            .build()
+            .unwrap(),
+        TokenPolicy::builder(TokenUsage::Secret)
+            .scopes([TokenScope::StylesRead, TokenScope::UploadsWrite])
+            .build()
+            .unwrap(),
+        TokenPolicy::builder(TokenUsage::Temporary)
+            .scope(TokenScope::StylesRead)
+            .expires(expires)
+            .build()
+            .unwrap(),
+    ];
+    let referers = [
+        None,
+        Some(""),
+        Some("https://site42.example.com/maps42/paris?zoom=3#x"),
+        Some("https://a.b.site7.example.com/maps7/"),
+        Some("HTTPS://SITE7.EXAMPLE.COM:443/maps7"),
+        Some("https://site7.example.com/maps8"),
+        Some("https://site7.example.com/maps7/../admin"),
+        Some("https://site7.example.com/maps7%2F..%2Fadmin"),
+        Some("http://site42.example.com/maps42"),
+        Some("https://evil.example.com/"),
+        Some("https://site42.example.com.evil.net/maps42"),
+        Some("http://localhost:3000/"),
+        Some("http://example.net:8080/x"),
+        Some("http://example.net/x"),
+        Some("https://example.org/a/b/c"),
+        // Punycode the allowlist holds: found without IDNA validation.
+        Some("https://xn--mnchen-3ya.de/karte"),
+        Some("http://127.0.0.1/"),
+        Some("null"),
+        Some("about:blank"),
+        Some("https://user@site42.example.com/maps42"),
+        Some("https://site%34%32.example.com/"),
+        Some("https://exa\tmple.com/"),
+    ];
+    let long = format!("https://site1.example.com/maps1/{}", "a".repeat(100_000));
+    let origins = [
+        None,
+        Some("https://site42.example.com"),
+        Some("https://evil.example.com"),
+        Some("null"),
+    ];
+    let nows: [Option<Timestamp>; 3] = [None, Some("2026-11-22T14:30:00Z".parse().unwrap()), Some(expires)];
+    let mut evaluated = 0;
+    for token in &tokens {
+        for referer in referers.iter().copied().chain([Some(long.as_str())]) {
+            for origin in origins {
+                for now in nows {
+                    for fallback in [false, true] {
+                        for scope in [TokenScope::StylesRead, TokenScope::MapRead] {
+                            let mut request = TokenRequest::new(scope).with_origin_fallback(fallback);
+                            request.referer = referer.map(Into::into);
+                            request.origin = origin.map(Into::into);
+                            request.now = now;
+                            let n = allocations(|| evaluate_token(token, &request));
+                            assert_eq!(n, 0, "{referer:?} {origin:?} {now:?} {fallback} {scope}");
+                            evaluated += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(evaluated, 3 * 23 * 4 * 3 * 2 * 2);
 }

@@ -101,6 +101,9 @@ fn requests_default_to_tiles_without_origin() {
             .with_origin("https://app.example.com")
             .with_tileset("alice.streets")
     );
+    // Strings without escapes are borrowed from the input, not copied.
+    assert!(matches!(r.origin, Some(std::borrow::Cow::Borrowed(_))));
+    assert!(matches!(r.tileset, Some(std::borrow::Cow::Borrowed(_))));
     // Escapes are decoded (the string is then owned, not borrowed).
     let r: KeyRequest<'_> = serde_json::from_str(r#"{"origin": "https://a\u002ecom"}"#).unwrap();
     assert_eq!(r.origin.as_deref(), Some("https://a.com"));

@@ -1,0 +1,531 @@
+//! `allowedUrls`: entries parsed once when a token policy is built, and an
+//! index that finds the entries for a request host without a linear scan.
+//!
+//! An entry is `[scheme://]host[:port][/path]`. Its host is normalized like
+//! the core's domain entries (IDNA ASCII, lower case, one trailing dot
+//! removed) but with no `www.` folding: subdomains are allowed by the
+//! matching rule itself. Entries are grouped by host in a hash map, and a
+//! request host is looked up once per label-boundary suffix
+//! (`a.b.example.com`, `b.example.com`, `example.com`, `com`) — and only
+//! for suffixes with as many labels as some entry host has, which is
+//! usually one or two lookups.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::hash::FastMap;
+use crate::host::{normalize_entry_host, HostError, NormalizedHost};
+use crate::origin::{is_valid_scheme, parse_port, split_host_port};
+
+/// The most `allowedUrls` entries a token may have.
+pub const MAX_ALLOWED_URLS: usize = 100;
+
+/// `http` or `https`: the only schemes an allowed URL or a usable Referer
+/// may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum WebScheme {
+    Http,
+    Https,
+}
+
+impl WebScheme {
+    /// Parses `http` or `https` in any case.
+    pub(crate) fn parse(scheme: &str) -> Option<WebScheme> {
+        if scheme.eq_ignore_ascii_case("https") {
+            Some(WebScheme::Https)
+        } else if scheme.eq_ignore_ascii_case("http") {
+            Some(WebScheme::Http)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            WebScheme::Http => "http",
+            WebScheme::Https => "https",
+        }
+    }
+
+    /// The port a URL of this scheme uses when it names none.
+    pub(crate) const fn default_port(self) -> u16 {
+        match self {
+            WebScheme::Http => 80,
+            WebScheme::Https => 443,
+        }
+    }
+}
+
+/// What is wrong with one `allowedUrls` entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AllowedUrlError {
+    /// The entry is the empty string.
+    #[error("the entry is empty")]
+    Empty,
+    /// Whitespace or a control character anywhere.
+    #[error("the entry contains whitespace or a control character")]
+    Whitespace,
+    /// A `*` anywhere: allowed URLs have no wildcards (subdomains are
+    /// allowed anyway).
+    #[error("wildcards ('*') are not supported; an entry already allows its subdomains")]
+    Wildcard,
+    /// A scheme other than `http` or `https`.
+    #[error("the scheme {0:?} is not supported; use http, https or no scheme")]
+    UnsupportedScheme(String),
+    /// Not of the form `[scheme://]host[:port][/path]`.
+    #[error("expected [scheme://]host[:port][/path]")]
+    Unparseable,
+    /// A `?query` or `#fragment`.
+    #[error("an allowed URL cannot have a query ('?') or fragment ('#')")]
+    QueryOrFragment,
+    /// `user@host` userinfo.
+    #[error("an allowed URL cannot contain userinfo ('@')")]
+    Userinfo,
+    /// A port that is not a number from 1 to 65535.
+    #[error("the port {0:?} is not a number from 1 to 65535")]
+    InvalidPort(String),
+    /// The host is an IP address.
+    #[error("IP-address hosts are not supported; use a domain name")]
+    IpAddress,
+    /// The host is invalid (empty labels, bad characters, bad punycode…).
+    #[error(transparent)]
+    Host(HostError),
+    /// A path segment `.` or `..` (also spelled `%2e`): no request path
+    /// with one ever matches, so neither could this entry.
+    #[error("the path has a '.' or '..' segment, which no request can match")]
+    DotSegment,
+    /// A backslash in the path, which browsers read as `/`.
+    #[error("the path contains '\\'; write '/'")]
+    Backslash,
+}
+
+/// One `allowedUrls` entry, validated and normalized.
+///
+/// Its [`Display`](fmt::Display) form is the normalized spelling (lower-case
+/// scheme and IDNA ASCII host, path without trailing slash), which parses
+/// back to the same entry.
+///
+/// ```
+/// use keypolicy::AllowedUrl;
+/// let url: AllowedUrl = "HTTPS://Docs.Example.com:8000/maps/".parse()?;
+/// assert_eq!(url.to_string(), "https://docs.example.com:8000/maps");
+/// assert_eq!(url.host(), "docs.example.com");
+/// let idn: AllowedUrl = "münchen.de".parse()?;
+/// assert_eq!(idn.to_string(), "xn--mnchen-3ya.de");
+/// # Ok::<(), keypolicy::AllowedUrlError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AllowedUrl {
+    scheme: Option<WebScheme>,
+    /// Lower-case IDNA ASCII, no trailing dot.
+    host: Box<str>,
+    port: Option<u16>,
+    /// `None` for no path or `/`; else starts with `/`, never ends with one.
+    path: Option<Box<str>>,
+}
+
+impl AllowedUrl {
+    /// The normalized host (lower-case IDNA ASCII, no trailing dot).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The path restriction, if any: starts with `/` and has no trailing
+    /// slash (`/` itself is no restriction and gives `None`).
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The scheme (`http` or `https`), if the entry names one.
+    pub fn scheme(&self) -> Option<&'static str> {
+        self.scheme.map(WebScheme::as_str)
+    }
+
+    /// The port, if the entry names one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Whether a request with this scheme, effective port and path
+    /// satisfies the entry (the host was matched by the index).
+    /// `path_is_clean` says the path has no dot segment; a path-restricted
+    /// entry never matches a path with one.
+    pub(crate) fn allows(&self, scheme: WebScheme, port: u16, path: &str, path_is_clean: bool) -> bool {
+        self.allows_origin(scheme, port)
+            && match &self.path {
+                None => true,
+                Some(prefix) => path_is_clean && path_continues(path, prefix),
+            }
+    }
+
+    /// The scheme and port rules alone (for an Origin, which has no path).
+    pub(crate) fn allows_origin(&self, scheme: WebScheme, port: u16) -> bool {
+        self.scheme.map_or(true, |s| s == scheme) && self.port.map_or(true, |p| p == port)
+    }
+
+    /// Whether `lower_host` (lower case, no trailing dot) is this entry's
+    /// host or a subdomain of it on a label boundary.
+    pub(crate) fn covers_host(&self, lower_host: &str) -> bool {
+        lower_host
+            .strip_suffix(&*self.host)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    }
+}
+
+/// `path` equals `prefix` or continues it at a `/` boundary.
+fn path_continues(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether some `/`-separated segment of `path` is `.` or `..`, also in
+/// the percent-encoded spellings (`%2e`, `.%2E`, …) that URL parsers treat
+/// as dot segments. One pass over the bytes: this runs on every request to
+/// a path-restricted entry.
+pub(crate) fn has_dot_segment(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    starts_with_dot_segment(bytes)
+        || bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && starts_with_dot_segment(bytes.get(i + 1..).unwrap_or_default()))
+}
+
+/// Whether `rest` starts with a whole segment `.`, `..`, `%2e`, `.%2e`,
+/// `%2e.` or `%2e%2e` (any case), ended by `/` or the end.
+fn starts_with_dot_segment(rest: &[u8]) -> bool {
+    let ends = |s: &[u8]| matches!(s.first(), None | Some(b'/'));
+    strip_dot(rest).is_some_and(|once| ends(once) || strip_dot(once).is_some_and(ends))
+}
+
+/// Strips one leading `.` or `%2e` (any case).
+fn strip_dot(s: &[u8]) -> Option<&[u8]> {
+    match s {
+        [b'.', rest @ ..] => Some(rest),
+        [b'%', b'2', b'e' | b'E', rest @ ..] => Some(rest),
+        _ => None,
+    }
+}
+
+impl FromStr for AllowedUrl {
+    type Err = AllowedUrlError;
+
+    fn from_str(input: &str) -> Result<Self, AllowedUrlError> {
+        if input.is_empty() {
+            return Err(AllowedUrlError::Empty);
+        }
+        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AllowedUrlError::Whitespace);
+        }
+        if input.contains('*') {
+            return Err(AllowedUrlError::Wildcard);
+        }
+        if input.contains(['?', '#']) {
+            return Err(AllowedUrlError::QueryOrFragment);
+        }
+        let (scheme, rest) = match input.split_once("://") {
+            Some((scheme, rest)) => {
+                if !is_valid_scheme(scheme) {
+                    return Err(AllowedUrlError::Unparseable);
+                }
+                let web = WebScheme::parse(scheme).ok_or_else(|| AllowedUrlError::UnsupportedScheme(scheme.into()))?;
+                (Some(web), rest)
+            }
+            None => {
+                // `mailto:x`, `https:/example.com`: a scheme without `//`.
+                if let Some((before, after)) = input.split_once(':') {
+                    let port_like = after.bytes().next().map_or(true, |b| b.is_ascii_digit());
+                    if is_valid_scheme(before) && !port_like {
+                        return Err(AllowedUrlError::Unparseable);
+                    }
+                }
+                (None, input)
+            }
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err(AllowedUrlError::Userinfo);
+        }
+        let (host, port) = split_host_port(authority).ok_or(AllowedUrlError::IpAddress)?;
+        let port = match port {
+            Some(port) => Some(parse_port(port).ok_or_else(|| AllowedUrlError::InvalidPort(port.into()))?),
+            None => None,
+        };
+        let host = match normalize_entry_host(host) {
+            Ok(NormalizedHost::Domain(d)) => d.into_boxed_str(),
+            Ok(NormalizedHost::Ip(_)) | Err(HostError::BadIp) => return Err(AllowedUrlError::IpAddress),
+            Err(e) => return Err(AllowedUrlError::Host(e)),
+        };
+        Ok(AllowedUrl {
+            scheme,
+            host,
+            port,
+            path: normalize_path(path)?,
+        })
+    }
+}
+
+/// Normalizes an entry's path: non-ASCII characters and `"<>\`{}` are
+/// percent-encoded as a browser sends them (UTF-8, upper-case hex), other
+/// text is kept literally (`%xx` escapes are not decoded or re-cased);
+/// trailing slashes are dropped, and an empty result means no restriction.
+fn normalize_path(path: &str) -> Result<Option<Box<str>>, AllowedUrlError> {
+    if path.contains('\\') {
+        return Err(AllowedUrlError::Backslash);
+    }
+    if has_dot_segment(path) {
+        return Err(AllowedUrlError::DotSegment);
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for c in trimmed.chars() {
+        if c.is_ascii() && !matches!(c, '"' | '<' | '>' | '`' | '{' | '}') {
+            out.push(c);
+        } else {
+            let mut utf8 = [0u8; 4];
+            for byte in c.encode_utf8(&mut utf8).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    Ok(Some(out.into_boxed_str()))
+}
+
+impl fmt::Display for AllowedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(scheme) = self.scheme {
+            write!(f, "{}://", scheme.as_str())?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        if let Some(path) = &self.path {
+            f.write_str(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// The compiled `allowedUrls` list: entries grouped by host.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllowedUrls {
+    /// Entries in the order given, duplicates removed.
+    entries: Vec<AllowedUrl>,
+    /// Host → indexes into `entries`.
+    by_host: FastMap<Box<str>, Vec<usize>>,
+    /// Bit `n` is set when some entry host has `n` labels (1..=127).
+    label_counts: u128,
+}
+
+impl AllowedUrls {
+    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedUrl>) -> Self {
+        let mut list = AllowedUrls::default();
+        for entry in entries {
+            if list.entries.contains(&entry) {
+                continue;
+            }
+            let labels = entry.host.split('.').count();
+            list.label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
+            list.by_host
+                .entry(entry.host.clone())
+                .or_default()
+                .push(list.entries.len());
+            list.entries.push(entry);
+        }
+        list
+    }
+
+    pub(crate) fn entries(&self) -> &[AllowedUrl] {
+        &self.entries
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries whose host is `lower_host` (lower case, no trailing dot)
+    /// or one of its label-boundary suffixes, the shortest suffix first.
+    /// Only suffixes with as many labels as some entry host are looked up,
+    /// and the scan stops past the longest entry host. Allocation-free.
+    pub(crate) fn candidates<'s>(&'s self, lower_host: &'s str) -> impl Iterator<Item = &'s AllowedUrl> + 's {
+        let bytes = lower_host.as_bytes();
+        // Bits above the highest set one are all zero: stop there.
+        let max_labels = 127u32.saturating_sub(self.label_counts.leading_zeros());
+        let mut end = Some(bytes.len());
+        let mut labels = 0u32;
+        std::iter::from_fn(move || loop {
+            // The next suffix: from just after the previous dot to the left.
+            let stop = end?;
+            let dot = bytes.get(..stop).and_then(|b| b.iter().rposition(|&c| c == b'.'));
+            let suffix_start = dot.map_or(0, |d| d + 1);
+            end = dot;
+            labels += 1;
+            if labels >= max_labels {
+                end = None;
+            }
+            if self.label_counts & (1u128 << labels.min(127)) == 0 {
+                continue;
+            }
+            if let Some(indexes) = lower_host
+                .get(suffix_start..)
+                .and_then(|suffix| self.by_host.get(suffix))
+            {
+                return Some(indexes);
+            }
+        })
+        .flatten()
+        .filter_map(move |&i| self.entries.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> Result<String, AllowedUrlError> {
+        s.parse::<AllowedUrl>().map(|u| u.to_string())
+    }
+
+    #[test]
+    fn entries_normalize() {
+        assert_eq!(norm("example.com").unwrap(), "example.com");
+        assert_eq!(norm("EXAMPLE.com.").unwrap(), "example.com");
+        assert_eq!(norm("www.example.com").unwrap(), "www.example.com");
+        assert_eq!(norm("HTTPS://Example.com:443/").unwrap(), "https://example.com:443");
+        assert_eq!(norm("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(norm("localhost:3000").unwrap(), "localhost:3000");
+        assert_eq!(norm("example.com/maps/").unwrap(), "example.com/maps");
+        assert_eq!(norm("example.com/Maps//").unwrap(), "example.com/Maps");
+        assert_eq!(norm("example.com/a%2Fb").unwrap(), "example.com/a%2Fb");
+        assert_eq!(norm("example.com/café").unwrap(), "example.com/caf%C3%A9");
+        assert_eq!(norm("example.com/{x}").unwrap(), "example.com/%7Bx%7D");
+        assert_eq!(norm("münchen.de/karte").unwrap(), "xn--mnchen-3ya.de/karte");
+        assert_eq!(norm("under_score.example.com").unwrap(), "under_score.example.com");
+    }
+
+    #[test]
+    fn normalized_form_parses_back_to_the_same_entry() {
+        for s in ["HTTPS://Example.com:443/", "münchen.de/café/", "localhost:3000/a/b"] {
+            let once: AllowedUrl = s.parse().unwrap();
+            let twice: AllowedUrl = once.to_string().parse().unwrap();
+            assert_eq!(once, twice, "{s}");
+        }
+    }
+
+    #[test]
+    fn invalid_entries_are_rejected() {
+        use AllowedUrlError as E;
+        let cases: &[(&str, AllowedUrlError)] = &[
+            ("", E::Empty),
+            ("exa mple.com", E::Whitespace),
+            ("example.com\n", E::Whitespace),
+            ("*.example.com", E::Wildcard),
+            ("https://example.com/*", E::Wildcard),
+            ("ftp://example.com", E::UnsupportedScheme("ftp".into())),
+            ("capacitor://localhost", E::UnsupportedScheme("capacitor".into())),
+            ("https:/example.com", E::Unparseable),
+            ("mailto:someone", E::Unparseable),
+            ("1http://example.com", E::Unparseable),
+            ("://example.com", E::Unparseable),
+            ("example.com/?a=b", E::QueryOrFragment),
+            ("example.com#top", E::QueryOrFragment),
+            ("user@example.com", E::Userinfo),
+            ("https://user:pw@example.com", E::Userinfo),
+            ("example.com:0", E::InvalidPort("0".into())),
+            ("example.com:", E::InvalidPort("".into())),
+            ("example.com:99999", E::InvalidPort("99999".into())),
+            ("127.0.0.1", E::IpAddress),
+            ("http://[::1]:8080", E::IpAddress),
+            ("0x7f.1", E::IpAddress),
+            ("example.123", E::IpAddress),
+            ("example..com", E::Host(HostError::EmptyLabel)),
+            ("//example.com", E::Host(HostError::Empty)),
+            ("exa%6dple.com", E::Host(HostError::BadCharacter('%'))),
+            ("xn--zz.com", E::Host(HostError::BadIdna)),
+            ("example.com/a/../b", E::DotSegment),
+            ("example.com/./a", E::DotSegment),
+            ("example.com/a/%2E%2e", E::DotSegment),
+            ("example.com/a\\b", E::Backslash),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(input.parse::<AllowedUrl>().as_ref(), Err(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_in_all_spellings() {
+        for p in [
+            "/.", "/..", "/a/./b", "/a/../b", "/%2e", "/%2E%2e/", "/.%2e", "/%2e./x", "/a/..",
+        ] {
+            assert!(has_dot_segment(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/a",
+            "/.well-known",
+            "/a..b",
+            "/...",
+            "/%2e%2e%2e",
+            "/a.",
+            "/%2",
+            "/%2f",
+        ] {
+            assert!(!has_dot_segment(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn paths_continue_at_slash_boundaries_only() {
+        assert!(path_continues("/maps", "/maps"));
+        assert!(path_continues("/maps/", "/maps"));
+        assert!(path_continues("/maps/a/b", "/maps"));
+        assert!(!path_continues("/mapsevil", "/maps"));
+        assert!(!path_continues("/Maps", "/maps"));
+        assert!(!path_continues("/map", "/maps"));
+        assert!(!path_continues("/maps%2F..%2Fadmin", "/maps"));
+    }
+
+    #[test]
+    fn index_finds_entries_by_label_boundary_suffix() {
+        let list = AllowedUrls::new(
+            [
+                "example.com",
+                "https://docs.example.com/maps",
+                "other.net",
+                "EXAMPLE.COM",
+            ]
+            .iter()
+            .map(|s| s.parse::<AllowedUrl>().unwrap()),
+        );
+        assert_eq!(list.entries().len(), 3);
+        let found = |host: &str| list.candidates(host).map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            found("a.docs.example.com"),
+            ["example.com", "https://docs.example.com/maps"]
+        );
+        assert_eq!(found("example.com"), ["example.com"]);
+        assert!(found("badexample.com").is_empty());
+        assert!(found("example.com.evil.net").is_empty());
+        assert!(found("com").is_empty());
+        assert_eq!(found("x.other.net"), ["other.net"]);
+        let deep = format!("{}example.com", "a.".repeat(120));
+        assert_eq!(found(&deep), ["example.com"]);
+    }
+
+    #[test]
+    fn covers_host_on_label_boundaries() {
+        let e: AllowedUrl = "example.com".parse().unwrap();
+        assert!(e.covers_host("example.com"));
+        assert!(e.covers_host("a.b.example.com"));
+        assert!(!e.covers_host("badexample.com"));
+        assert!(!e.covers_host("example.com.evil.net"));
+    }
+}
