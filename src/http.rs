@@ -1,6 +1,7 @@
 //! Adapters between the [`http`] 1.x crate's types and
-//! [`evaluate`](crate::evaluate): a [`KeyRequest`] from a request's
-//! [`Parts`], the key from the query string, and a [`Decision`] as response
+//! [`evaluate`](crate::evaluate) / [`evaluate_token`](crate::evaluate_token):
+//! a [`KeyRequest`] or [`TokenRequest`] from a request's [`Parts`], the key
+//! or access token from the query string, and a [`Decision`] as response
 //! headers and a JSON error body.
 //!
 //! Everything here borrows from the request where it can: header values are
@@ -48,6 +49,9 @@ use ::http::{Response, StatusCode};
 use crate::decision::{AllowOrigin, Decision};
 use crate::request::KeyRequest;
 use crate::scope::Resource;
+use crate::token::request::TokenRequest;
+use crate::token::scope::TokenScope;
+use crate::token::timestamp::Timestamp;
 
 /// What stands in for an `Origin` (or `Referer`) header that was sent but
 /// cannot be read: repeated, or not visible ASCII. It contains a space, so
@@ -212,24 +216,31 @@ fn header_for_evaluation<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Optio
     single_header(headers, name).unwrap_or(Some(INVALID_HEADER))
 }
 
-/// What a request asks for: the resource, and the tileset(s) it names.
-/// Built by your routing code, usually from the request path.
+/// What a request asks for: the resource, the tileset(s) it names, and
+/// the scope an access token needs for it. Built by your routing code,
+/// usually from the request path.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Target<'a> {
-    /// What is requested.
+    /// What is requested (API keys need its [`Scope`](crate::Scope)).
     pub resource: Resource,
     /// The tileset(s) named, e.g. `alice.streets` or a composite
     /// `alice.streets,bob.terrain`; `None` when the request names none.
     pub tileset: Option<Cow<'a, str>>,
+    /// The scope an access token needs, from
+    /// [`Target::default_token_scope`] unless set; `None` means no token
+    /// may be used (denied `scope_missing`).
+    pub token_scope: Option<TokenScope>,
 }
 
 impl<'a> Target<'a> {
-    /// A request for `resource`, naming no tileset.
+    /// A request for `resource`, naming no tileset, with the resource's
+    /// [default token scope](Target::default_token_scope).
     pub fn new(resource: Resource) -> Self {
         Target {
             resource,
             tileset: None,
+            token_scope: Target::default_token_scope(resource),
         }
     }
 
@@ -238,6 +249,26 @@ impl<'a> Target<'a> {
     pub fn with_tileset(mut self, tileset: impl Into<Cow<'a, str>>) -> Self {
         self.tileset = Some(tileset.into());
         self
+    }
+
+    /// Sets the scope an access token needs (e.g. `fonts:read` for a
+    /// glyph endpoint).
+    #[must_use]
+    pub fn with_token_scope(mut self, scope: TokenScope) -> Self {
+        self.token_scope = Some(scope);
+        self
+    }
+
+    /// The public token scope that matches a resource, after the Mapbox
+    /// scope catalogue: `tiles` and `static` → `styles:tiles` (style PNG
+    /// tiles and static images), `styles` → `styles:read`; `export` has no
+    /// token scope, so tokens cannot export.
+    pub const fn default_token_scope(resource: Resource) -> Option<TokenScope> {
+        match resource {
+            Resource::Tiles | Resource::Static => Some(TokenScope::StylesTiles),
+            Resource::Styles => Some(TokenScope::StylesRead),
+            Resource::Export => None,
+        }
     }
 }
 
@@ -248,6 +279,37 @@ pub fn key_request<'a>(parts: &'a Parts, target: &'a Target<'_>) -> KeyRequest<'
     let mut request = KeyRequest::new(target.resource);
     request.origin = header_for_evaluation(&parts.headers, &header::ORIGIN).map(Cow::Borrowed);
     request.tileset = target.tileset.as_deref().map(Cow::Borrowed);
+    request
+}
+
+/// The [`TokenRequest`] for a request needing `scope` at time `now`: its
+/// `Referer` and `Origin` headers, borrowed. A repeated or unreadable
+/// header becomes [`INVALID_HEADER`], which URL-restricted tokens deny
+/// (`referer_not_allowed`) and other tokens ignore. The Origin fallback is
+/// off; turn it on with [`TokenRequest::with_origin_fallback`].
+///
+/// ```
+/// use keypolicy::http::token_request;
+/// use keypolicy::{evaluate_token, Timestamp, TokenPolicy, TokenScope, TokenUsage};
+///
+/// let token = TokenPolicy::builder(TokenUsage::Public)
+///     .scope(TokenScope::StylesTiles)
+///     .allowed_urls(["https://docs.example.com/maps"])
+///     .build()?;
+/// let (parts, ()) = http::Request::get("/v1/tiles/alice.streets/0/0/0.png?access_token=pk.x")
+///     .header("referer", "https://docs.example.com/maps/city")
+///     .body(())?
+///     .into_parts();
+/// let now = Timestamp::from_system_time(std::time::SystemTime::now());
+/// let request = token_request(&parts, TokenScope::StylesTiles, Some(now));
+/// assert!(evaluate_token(&token, &request).is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_request(parts: &Parts, scope: TokenScope, now: Option<Timestamp>) -> TokenRequest<'_> {
+    let mut request = TokenRequest::new(scope);
+    request.referer = header_for_evaluation(&parts.headers, &header::REFERER).map(Cow::Borrowed);
+    request.origin = header_for_evaluation(&parts.headers, &header::ORIGIN).map(Cow::Borrowed);
+    request.now = now;
     request
 }
 
@@ -473,6 +535,62 @@ mod tests {
     }
 
     #[test]
+    fn token_requests_read_referer_and_origin_once() {
+        use crate::{evaluate_token, TokenPolicy, TokenUsage};
+        let restricted = TokenPolicy::builder(TokenUsage::Public)
+            .scope(TokenScope::StylesTiles)
+            .allowed_urls(["http://localhost"])
+            .build()
+            .unwrap();
+        let open = TokenPolicy::builder(TokenUsage::Public)
+            .scope(TokenScope::StylesTiles)
+            .build()
+            .unwrap();
+        let ok = parts(|b| {
+            b.header("referer", "http://localhost:8000/map")
+                .header("origin", "http://localhost:8000")
+        });
+        let request = token_request(&ok, TokenScope::StylesTiles, None);
+        assert_eq!(request.referer.as_deref(), Some("http://localhost:8000/map"));
+        let decision = evaluate_token(&restricted, &request);
+        assert!(decision.is_allowed());
+        assert_eq!(decision.vary().header_value(), Some("Origin, Referer"));
+
+        let twice = parts(|b| {
+            b.header("referer", "http://localhost/")
+                .header("referer", "http://localhost/")
+        });
+        let request = token_request(&twice, TokenScope::StylesTiles, None);
+        assert_eq!(request.referer.as_deref(), Some(INVALID_HEADER));
+        assert_eq!(
+            evaluate_token(&restricted, &request).denial(),
+            Some(Denial::RefererNotAllowed)
+        );
+        assert!(evaluate_token(&open, &request).is_allowed());
+        let none = parts(|b| b);
+        assert_eq!(
+            evaluate_token(&restricted, &token_request(&none, TokenScope::StylesTiles, None)).denial(),
+            Some(Denial::RefererRequired)
+        );
+        // The scope is the caller's: a styles:read request is not covered.
+        let request = token_request(&ok, TokenScope::StylesRead, None);
+        assert_eq!(
+            evaluate_token(&restricted, &request).denial(),
+            Some(Denial::ScopeMissing)
+        );
+    }
+
+    #[test]
+    fn targets_carry_a_token_scope() {
+        assert_eq!(Target::new(Resource::Tiles).token_scope, Some(TokenScope::StylesTiles));
+        assert_eq!(Target::new(Resource::Static).token_scope, Some(TokenScope::StylesTiles));
+        assert_eq!(Target::new(Resource::Styles).token_scope, Some(TokenScope::StylesRead));
+        assert_eq!(Target::new(Resource::Export).token_scope, None);
+        let fonts = Target::new(Resource::Styles).with_token_scope(TokenScope::FontsRead);
+        assert_eq!(fonts.token_scope, Some(TokenScope::FontsRead));
+    }
+
+    #[test]
     fn cors_headers_replace_allow_origin_and_append_vary() {
         let web = KeyPolicy::builder().key_type(KeyType::Web).build().unwrap();
         let target = Target::new(Resource::Styles);
@@ -509,7 +627,10 @@ mod tests {
         assert!(response.headers().get(header::VARY).is_none());
         assert_eq!(
             *response.body(),
-            format!(r#"{{"message":"{}","reason":"scope_missing"}}"#, Denial::ScopeMissing.message())
+            format!(
+                r#"{{"message":"{}","reason":"scope_missing"}}"#,
+                Denial::ScopeMissing.message()
+            )
         );
         let open = KeyPolicy::unrestricted();
         assert!(denial_response::<String>(&evaluate(&open, &request)).is_none());

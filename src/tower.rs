@@ -5,18 +5,25 @@
 //!
 //! You supply two things:
 //!
-//! * a [`KeyLookup`] from key strings to policies — usually a [`KeyStore`],
-//!   an in-memory map that can be swapped atomically when keys are created,
-//!   edited or rotated;
+//! * a [`KeyLookup`] from key and token strings to their policies — usually
+//!   a [`KeyStore`], an in-memory map that can be swapped atomically when
+//!   keys are created, edited or rotated;
 //! * a function from the request's [`Parts`] to the [`Target`] it asks for
-//!   (the resource and the tileset(s) named), usually from the path.
+//!   (the resource, the tileset(s) named and the scope a token needs),
+//!   usually from the path.
+//!
+//! API keys arrive as `?key=` and are judged by [`evaluate`] on the
+//! `Origin` header; access tokens arrive as `?access_token=` and are
+//! judged by [`evaluate_token`] on the `Referer` (and, for the CORS
+//! answer, `Origin`) header, at the server's current time.
 //!
 //! | The request | The layer answers |
 //! |---|---|
-//! | no `key=` (or `access_token=`) in the query, or it is empty or given twice | `401 {"message": "Missing or invalid key", "reason": "key_missing"` / `"key_invalid"}` |
-//! | a key the lookup does not know | `401 {"message": "Missing or invalid key", "reason": "key_unknown"}` |
+//! | no `key=` or `access_token=` in the query | `401 {"message": "Missing or invalid key", "reason": "key_missing"}` |
+//! | the parameter is empty or given twice, or both are given | `401 {"message": "Missing or invalid key", "reason": "key_invalid"}` |
+//! | a key or token the lookup does not know, or a key sent as `access_token=` (or the reverse) | `401 {"message": "Missing or invalid key", "reason": "key_unknown"}` |
 //! | a path your target function returns `None` for | `404 {"message": "Not Found", "reason": "not_found"}`; the inner service is never called unguarded |
-//! | denied by the key's policy | the decision's status (403) and `{"message", "reason"}`, with its CORS headers |
+//! | denied by the key's or token's policy | the decision's status (403; 401 for `token_expired`) and `{"message", "reason"}`, with its CORS headers |
 //! | a CORS preflight the policy allows | `204` with the CORS headers, `Access-Control-Allow-Methods: GET, HEAD`, [`PolicyLayer::allow_headers`] and `Access-Control-Max-Age` ([`PolicyLayer::max_age`], default 7200 s) |
 //! | allowed | the inner service's response, with `Access-Control-Allow-Origin` set and `Vary` appended |
 //!
@@ -81,18 +88,22 @@ use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::request::Parts;
 use ::http::{Method, Request, Response, StatusCode};
 
-use crate::decision::Decision;
+use crate::decision::{Decision, Denial};
 use crate::evaluate::evaluate;
 use crate::http::{
-    apply_cors, credential_from_query, denial_response, error_response, key_request, CredentialKind, Target,
+    apply_cors, credential_from_query, denial_response, error_response, key_request, token_request, CredentialKind,
+    Target,
 };
 use crate::policy::KeyPolicy;
+use crate::token::evaluate::evaluate_token;
+use crate::token::policy::TokenPolicy;
+use crate::token::timestamp::Timestamp;
 
 /// The message of every 401 answer.
 pub const MISSING_OR_INVALID_KEY: &str = "Missing or invalid key";
@@ -104,13 +115,15 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7200);
 
 /// The policy a key string stands for.
 ///
-/// `#[non_exhaustive]`: access tokens (`?access_token=`) join as a second
-/// variant; match with a wildcard arm.
+/// `#[non_exhaustive]`: a platform may add credential kinds; match with a
+/// wildcard arm.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Credential {
     /// A Mappinest API key, given as `?key=`.
     Key(Arc<KeyPolicy>),
+    /// A Mapbox-style access token, given as `?access_token=`.
+    Token(Arc<TokenPolicy>),
 }
 
 impl Credential {
@@ -119,6 +132,7 @@ impl Credential {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Credential::Key(_) => CredentialKind::Key,
+            Credential::Token(_) => CredentialKind::AccessToken,
         }
     }
 }
@@ -126,6 +140,12 @@ impl Credential {
 impl From<KeyPolicy> for Credential {
     fn from(policy: KeyPolicy) -> Self {
         Credential::Key(Arc::new(policy))
+    }
+}
+
+impl From<TokenPolicy> for Credential {
+    fn from(policy: TokenPolicy) -> Self {
+        Credential::Token(Arc::new(policy))
     }
 }
 
@@ -225,11 +245,12 @@ impl KeyLookup for KeyStore {
     }
 }
 
-/// How the layer answers CORS preflights.
+/// How the layer answers CORS preflights, and token options.
 #[derive(Debug, Clone)]
-struct Preflight {
+struct Options {
     allow_headers: Option<HeaderValue>,
     max_age: HeaderValue,
+    origin_fallback: bool,
 }
 
 /// A [`Layer`](::tower::Layer) that guards a service with key policies;
@@ -241,7 +262,7 @@ struct Preflight {
 pub struct PolicyLayer<L, T> {
     lookup: Arc<L>,
     target: Arc<T>,
-    preflight: Preflight,
+    options: Options,
 }
 
 impl<L, T> Clone for PolicyLayer<L, T> {
@@ -249,7 +270,7 @@ impl<L, T> Clone for PolicyLayer<L, T> {
         PolicyLayer {
             lookup: Arc::clone(&self.lookup),
             target: Arc::clone(&self.target),
-            preflight: self.preflight.clone(),
+            options: self.options.clone(),
         }
     }
 }
@@ -265,9 +286,10 @@ where
         PolicyLayer {
             lookup: Arc::new(lookup),
             target: Arc::new(target),
-            preflight: Preflight {
+            options: Options {
                 allow_headers: None,
                 max_age: max_age_value(DEFAULT_MAX_AGE),
+                origin_fallback: false,
             },
         }
     }
@@ -286,7 +308,7 @@ impl<L, T> PolicyLayer<L, T> {
             .collect::<Vec<_>>()
             .join(", ");
         // Header names are tokens, so the joined list is a valid value.
-        self.preflight.allow_headers = HeaderValue::from_str(&list).ok().filter(|v| !v.is_empty());
+        self.options.allow_headers = HeaderValue::from_str(&list).ok().filter(|v| !v.is_empty());
         self
     }
 
@@ -294,7 +316,18 @@ impl<L, T> PolicyLayer<L, T> {
     /// ([`DEFAULT_MAX_AGE`] unless set), in whole seconds.
     #[must_use]
     pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.preflight.max_age = max_age_value(max_age);
+        self.options.max_age = max_age_value(max_age);
+        self
+    }
+}
+
+impl<L, T> PolicyLayer<L, T> {
+    /// Turns on the access tokens' Origin fallback (off by default): a
+    /// URL-restricted token's request with no Referer is judged by its
+    /// Origin header instead. See [`evaluate_token`] for the trade-off.
+    #[must_use]
+    pub fn origin_fallback(mut self, on: bool) -> Self {
+        self.options.origin_fallback = on;
         self
     }
 }
@@ -405,6 +438,22 @@ where
                 }
                 Cors::of(&decision)
             }
+            Credential::Token(policy) => {
+                let Some(scope) = target.token_scope else {
+                    // No token scope covers this resource: no token may use it.
+                    let denial = Denial::ScopeMissing;
+                    let status = StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::FORBIDDEN);
+                    return Verdict::Answer(error_response(status, denial.message(), denial.code()));
+                };
+                let now = Timestamp::from_system_time(SystemTime::now());
+                let request =
+                    token_request(parts, scope, Some(now)).with_origin_fallback(self.layer.options.origin_fallback);
+                let decision = evaluate_token(policy, &request);
+                if let Some(response) = denial_response(&decision) {
+                    return Verdict::Answer(response);
+                }
+                Cors::of(&decision)
+            }
         };
         if is_preflight(parts) {
             Verdict::Answer(self.preflight_response(cors))
@@ -422,10 +471,10 @@ where
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("GET, HEAD"),
         );
-        if let Some(allow) = &self.layer.preflight.allow_headers {
+        if let Some(allow) = &self.layer.options.allow_headers {
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow.clone());
         }
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, self.layer.preflight.max_age.clone());
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, self.layer.options.max_age.clone());
         response
     }
 }
@@ -549,6 +598,7 @@ mod tests {
         match parts.uri.path() {
             "/tiles" => Some(Target::new(Resource::Tiles).with_tileset("alice.streets")),
             "/styles" => Some(Target::new(Resource::Styles)),
+            "/export" => Some(Target::new(Resource::Export)),
             _ => None,
         }
     }
@@ -560,9 +610,21 @@ mod tests {
             .allowed_domains(["a.com"])
             .build()
             .unwrap();
+        let url_token = TokenPolicy::builder(crate::TokenUsage::Public)
+            .scope(crate::TokenScope::StylesTiles)
+            .allowed_urls(["https://a.com/maps"])
+            .build()
+            .unwrap();
+        let expired = TokenPolicy::builder(crate::TokenUsage::Temporary)
+            .scope(crate::TokenScope::StylesTiles)
+            .expires(Timestamp::from_unix_seconds(1_600_000_000).unwrap())
+            .build()
+            .unwrap();
         KeyStore::from_iter([
             ("web", Credential::from(web)),
             ("open", KeyPolicy::unrestricted().into()),
+            ("pk.url", url_token.into()),
+            ("tk.expired", expired.into()),
         ])
     }
 
@@ -674,12 +736,71 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_judged_on_the_referer() {
+        let mut service = PolicyLayer::new(store(), target).layer(echo());
+        let request = |uri: &str, referer: Option<&str>| {
+            let mut builder = Request::get(uri).header("origin", "https://a.com");
+            if let Some(referer) = referer {
+                builder = builder.header("referer", referer);
+            }
+            builder.body(String::new()).unwrap()
+        };
+        let response = call(
+            &mut service,
+            request("/tiles?access_token=pk.url", Some("https://a.com/maps/x")),
+        );
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.com");
+        assert_eq!(response.headers()[header::VARY], "Origin, Referer");
+
+        let cases = [
+            ("/tiles?access_token=pk.url", None, 403, "referer_required"),
+            (
+                "/tiles?access_token=pk.url",
+                Some("https://a.com/other"),
+                403,
+                "referer_not_allowed",
+            ),
+            // `styles` needs styles:read, which the token lacks.
+            (
+                "/styles?access_token=pk.url",
+                Some("https://a.com/maps"),
+                403,
+                "scope_missing",
+            ),
+            (
+                "/export?access_token=pk.url",
+                Some("https://a.com/maps"),
+                403,
+                "scope_missing",
+            ),
+            ("/tiles?access_token=tk.expired", None, 401, "token_expired"),
+            ("/tiles?key=pk.url", Some("https://a.com/maps"), 401, "key_unknown"),
+        ];
+        for (uri, referer, status, reason) in cases {
+            let response = call(&mut service, request(uri, referer));
+            assert_eq!(response.status(), status, "{uri} {referer:?}");
+            assert!(response.body().contains(&format!(r#""reason":"{reason}""#)), "{uri}");
+            assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none() || status == 401);
+        }
+
+        // The Origin fallback is opt-in.
+        let mut service = PolicyLayer::new(store(), target).origin_fallback(true).layer(echo());
+        let response = call(&mut service, request("/tiles?access_token=pk.url", None));
+        assert_eq!(
+            response.status(),
+            403,
+            "an Origin has no path, so /maps cannot match it"
+        );
+    }
+
+    #[test]
     fn the_store_swaps_keys_atomically() {
         let keys = Arc::new(store());
         let mut service = PolicyLayer::new(Arc::clone(&keys), target).layer(echo());
         assert_eq!(call(&mut service, get("/tiles?key=open", None)).status(), 200);
         let old = keys.replace(HashMap::from([("rotated".into(), KeyPolicy::unrestricted().into())]));
-        assert_eq!(old.len(), 2);
+        assert_eq!(old.len(), 4);
         assert_eq!(call(&mut service, get("/tiles?key=open", None)).status(), 401);
         assert_eq!(call(&mut service, get("/tiles?key=rotated", None)).status(), 200);
         keys.update(|map| {

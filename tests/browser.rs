@@ -1,8 +1,9 @@
 //! A real browser against the example tile server: headless Chromium
 //! (Debian's `chromium`; `.ci/install-chromium` installs it) loads a page
 //! from one loopback origin that fetches tiles the way MapLibre GL JS does
-//! (`fetch`, CORS mode) with a key restricted to `localhost`, and the same
-//! page from `127.0.0.1`, which must be refused. The page also loads tiles
+//! (`fetch`, CORS mode) with a key restricted to `localhost` and with an
+//! access token restricted to `http://localhost` URLs, and the same page
+//! from `127.0.0.1`, which must be refused. The page also loads tiles
 //! with plain `<img>` elements, as Leaflet does, and the server records
 //! what each request carried.
 //!
@@ -91,7 +92,8 @@ const PAGE: &str = r#"<!doctype html>
 <pre id="results">pending</pre>
 <script>
 const tiles = "TILES";
-const url = (key, probe) => `${tiles}/v1/tiles/alice.streets/1/0/0.png?key=${key}&probe=${probe}`;
+// `key` is an API key, or `access_token=…` for a Mapbox-style token.
+const url = (key, probe) => `${tiles}/v1/tiles/alice.streets/1/0/0.png?${key.includes("=") ? key : "key=" + key}&probe=${probe}`;
 const results = {};
 
 // What MapLibre GL JS does for a raster tile: fetch(new Request(url, {mode: 'cors', credentials: 'same-origin'})),
@@ -129,6 +131,7 @@ function imgTile(key, probe, crossOrigin) {
 (async () => {
   results.fetch = await maplibreFetch("demo-web-localhost", "fetch");
   results.fetchUnknownKey = await maplibreFetch("no-such-key", "fetch-unknown");
+  results.fetchToken = await maplibreFetch("access_token=pk.demo-localhost", "fetch-token");
   results.imgPlain = await imgTile("demo-web-localhost", "img-plain", false);
   results.imgCrossOrigin = await imgTile("demo-web-localhost", "img-crossorigin", true);
   results.imgPlainUnrestricted = await imgTile("demo-unrestricted", "img-plain-unrestricted", false);
@@ -261,6 +264,16 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
     assert_eq!(r["fetchUnknownKey"]["status"], 401, "{r}");
     assert_eq!(r["fetchUnknownKey"]["body"]["reason"], "key_unknown");
 
+    // The URL-restricted token: Chromium's Referer is the page's origin.
+    assert_eq!(
+        (&r["fetchToken"]["status"], &r["fetchToken"]["width"]),
+        (&200.into(), &256.into()),
+        "{r}"
+    );
+    let token = seen(&log, "fetch-token");
+    assert_eq!(token.referer, Some(format!("{allowed_origin}/")));
+    assert_eq!(token.status, 200);
+
     // A plain <img> sends no Origin, so a domain-restricted key refuses it.
     let img = seen(&log, "img-plain");
     assert_eq!(img.origin, None, "{img:?}");
@@ -297,6 +310,8 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
     let fetch = seen(&log, "fetch");
     assert_eq!(fetch.origin.as_deref(), Some(refused_origin.as_str()));
     assert_eq!(fetch.status, 403);
+    assert_eq!(r["fetchToken"], serde_json::json!({"error": "TypeError"}), "{r}");
+    assert_eq!(seen(&log, "fetch-token").status, 403);
     assert_eq!(seen(&log, "img-crossorigin").status, 403);
     assert_eq!(r["imgCrossOrigin"]["loaded"], false);
     assert_eq!(r["imgPlain"]["loaded"], false);

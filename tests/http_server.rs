@@ -296,3 +296,111 @@ async fn rotating_keys_takes_effect_at_once() {
     let reply = get(addr, &uri("k"), &[]).await;
     assert_eq!(reply.reason().as_deref(), Some("tileset_not_allowed"));
 }
+
+#[tokio::test]
+async fn url_restricted_tokens_are_judged_on_the_referer() {
+    let (addr, _) = tile_server().await;
+    let uri = format!("{TILE}?access_token=pk.demo-localhost");
+    let page = [
+        ("origin", "http://localhost:5173"),
+        ("referer", "http://localhost:5173/map/"),
+    ];
+    let reply = get(addr, &uri, &page).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert_eq!(reply.header("vary"), Some("Origin, Referer"));
+    assert_eq!(png_size(&reply.body), (256, 256));
+
+    // An allowed Referer with a foreign Origin: served, but not to that origin's scripts.
+    let reply = get(
+        addr,
+        &uri,
+        &[
+            ("origin", "https://evil.example"),
+            ("referer", "http://localhost:5173/"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    assert_eq!(reply.header("vary"), Some("Origin, Referer"));
+
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("origin", "http://localhost:5173")], "referer_required"),
+        (&[("referer", "https://evil.example/")], "referer_not_allowed"),
+        (&[("referer", "http://127.0.0.1:5173/")], "referer_not_allowed"),
+        (
+            &[("referer", "http://localhost/"), ("referer", "http://localhost/")],
+            "referer_not_allowed",
+        ),
+    ];
+    for (headers, reason) in cases {
+        let reply = get(addr, &uri, headers).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(reply.reason().as_deref(), Some(reason), "{headers:?}");
+        assert_eq!(reply.header("access-control-allow-origin"), None);
+        assert_eq!(reply.header("vary"), Some("Origin, Referer"));
+    }
+
+    // Path restrictions need the full Referer, which browsers only send same-origin by default.
+    let docs = format!("{TILE}?access_token=pk.demo-docs-maps");
+    let full = get(addr, &docs, &[("referer", "https://docs.example.com/maps/city?x=1")]).await;
+    assert_eq!(full.status, StatusCode::OK);
+    let origin_only = get(addr, &docs, &[("referer", "https://docs.example.com/")]).await;
+    assert_eq!(origin_only.reason().as_deref(), Some("referer_not_allowed"));
+
+    // Preflight with a token.
+    let headers = [
+        ("origin", "http://localhost:5173"),
+        ("referer", "http://localhost:5173/"),
+        ("access-control-request-method", "GET"),
+    ];
+    let reply = send(addr, Method::OPTIONS, &uri, &headers).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert_eq!(reply.header("vary"), Some("Origin, Referer"));
+}
+
+#[tokio::test]
+async fn tokens_need_their_scope_and_must_not_be_expired() {
+    let (addr, _) = tile_server().await;
+    let reply = get(addr, &format!("{TILE}?access_token=pk.demo-open"), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(reply.header("vary"), None);
+
+    let reply = get(addr, "/v1/styles/alice/basic?access_token=pk.demo-open", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text().contains("access_token=pk.demo-open"), "{}", reply.text());
+    // pk.demo-docs-maps has styles:tiles only.
+    let reply = get(
+        addr,
+        "/v1/styles/alice/basic?access_token=pk.demo-docs-maps",
+        &[("referer", "https://docs.example.com/maps")],
+    )
+    .await;
+    assert_eq!(reply.reason().as_deref(), Some("scope_missing"));
+
+    let reply = get(addr, "/tiles-auth?access_token=tk.demo-valid", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = get(addr, "/tiles-auth?access_token=tk.demo-expired", &[]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.reason().as_deref(), Some("token_expired"));
+
+    // Each credential only in its own parameter.
+    let reply = get(addr, &format!("{TILE}?key=pk.demo-open"), &[]).await;
+    assert_eq!(reply.reason().as_deref(), Some("key_unknown"));
+    let reply = get(
+        addr,
+        &format!("{TILE}?access_token=pk.demo-open&access_token=pk.demo-open"),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.reason().as_deref(), Some("key_invalid"));
+}

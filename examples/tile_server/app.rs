@@ -17,24 +17,34 @@ use axum::routing::get;
 use axum::Router;
 use keypolicy::http::{error_response, Target};
 use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
-use keypolicy::{KeyPolicy, Resource};
+use keypolicy::{KeyPolicy, Resource, TokenPolicy};
 use serde::Deserialize;
 
-/// The keys file: `{"keys": {"<key string>": <KeyPolicy JSON>, …}}`.
+/// The keys file: `{"keys": {"<key>": <KeyPolicy JSON>, …}, "tokens":
+/// {"<token>": <TokenPolicy JSON (Tokens API shape)>, …}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeysFile {
     #[serde(default)]
     keys: HashMap<String, KeyPolicy>,
+    #[serde(default)]
+    tokens: HashMap<String, TokenPolicy>,
 }
 
 /// Parses a keys file into the map a [`KeyStore`] holds. The error names
-/// the key (or the JSON position) and what is wrong.
+/// the key (or the JSON position) and what is wrong; a string listed both
+/// as a key and as a token is an error.
 pub fn parse_keys(json: &str) -> Result<HashMap<Box<str>, Credential>, String> {
     let file: KeysFile = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let mut map = HashMap::new();
     for (key, policy) in file.keys {
         map.insert(key.into_boxed_str(), Credential::Key(Arc::new(policy)));
+    }
+    for (token, policy) in file.tokens {
+        if map.contains_key(token.as_str()) {
+            return Err(format!("{token:?} is listed both under keys and under tokens"));
+        }
+        map.insert(token.into_boxed_str(), Credential::Token(Arc::new(policy)));
     }
     Ok(map)
 }
@@ -46,6 +56,8 @@ pub fn load_keys(path: &std::path::Path) -> Result<HashMap<Box<str>, Credential>
 }
 
 /// What a request asks for, from its path — the layer's target function.
+/// Access tokens need the resource's default token scope (`styles:tiles`
+/// for tiles, `styles:read` for styles).
 ///
 /// * `/v1/tiles/{tileset}/{z}/{x}/{y}.png` → tiles of `{tileset}`
 ///   (percent-decoded, so `alice.streets%2Cbob.terrain` is the composite);
@@ -111,12 +123,12 @@ async fn style(Path((user, style)): Path<(String, String)>, uri: Uri, headers: H
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    // The key the request was allowed with (the layer checked it).
-    let key = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find_map(|(name, value)| (name == "key").then_some(value))
+    // The key or token the request was allowed with (the layer checked it).
+    let (param, credential) = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "key" || name == "access_token")
         .unwrap_or_default();
-    let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    let tiles = format!("http://{host}/v1/tiles/{user}.streets/{{z}}/{{x}}/{{y}}.png?key={key}");
+    let credential: String = url::form_urlencoded::byte_serialize(credential.as_bytes()).collect();
+    let tiles = format!("http://{host}/v1/tiles/{user}.streets/{{z}}/{{x}}/{{y}}.png?{param}={credential}");
     let style = serde_json::json!({
         "version": 8,
         "name": format!("{user}/{style}"),

@@ -7,8 +7,10 @@
 //!
 //! Routes: `GET /v1/tiles/{tileset}/{z}/{x}/{y}.png` (generated PNG
 //! tiles), `GET /v1/styles/{user}/{style}` (a minimal style document) and
-//! `GET /tiles-auth` (the scope check), each with `?key=…`. The keys file
-//! maps key strings to policies: `{"keys": {"<key>": {…policy…}}}`.
+//! `GET /tiles-auth` (the scope check), each with `?key=…` (API keys) or
+//! `?access_token=…` (Mapbox-style tokens). The keys file maps strings to
+//! policies: `{"keys": {"<key>": {…policy…}}, "tokens": {"<token>":
+//! {…Tokens API metadata…}}}`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,7 +79,11 @@ async fn main() -> ExitCode {
     let address = listener
         .local_addr()
         .map_or_else(|_| format!("127.0.0.1:{}", args.port), |a| a.to_string());
-    println!("tile_server: {} keys from {}", keys.len(), args.keys.display());
+    println!(
+        "tile_server: {} keys and tokens from {}",
+        keys.len(),
+        args.keys.display()
+    );
     println!("tile_server: listening on http://{address}");
     match axum::serve(listener, app::router(keys)).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,8 +108,24 @@ mod tests {
     }
 
     #[test]
+    fn keys_file_errors_are_reported() {
+        let both = r#"{"keys": {"a": {}}, "tokens": {"a": {"usage": "pk", "scopes": ["styles:read"]}}}"#;
+        assert_eq!(
+            app::parse_keys(both).unwrap_err(),
+            r#""a" is listed both under keys and under tokens"#
+        );
+        let typo = r#"{"keys": {"a": {"allowed_domain": ["x.com"]}}}"#;
+        assert!(app::parse_keys(typo).unwrap_err().contains("allowed_domain"));
+        assert!(app::parse_keys(r#"{"key": {}}"#).is_err());
+    }
+
+    #[test]
     fn the_shipped_keys_file_loads() {
         let keys = app::load_keys(DEFAULT_KEYS.as_ref()).unwrap();
         assert!(keys.contains_key("demo-web-localhost"));
+        assert!(matches!(
+            keys.get("pk.demo-localhost"),
+            Some(keypolicy::tower::Credential::Token(_))
+        ));
     }
 }
