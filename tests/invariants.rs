@@ -72,7 +72,7 @@ where
 // ---------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(cases(512))]
+    #![proptest_config(cases(2048))]
 
     /// Rule 1: no domains, tilesets, scopes and key type `any` allow every
     /// request, from browsers and others, whatever the Origin holds.
@@ -102,7 +102,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(512))]
 
     /// Monotonicity of `allowed_domains`, for NON-EMPTY lists: appending an
     /// entry to a non-empty list never turns an allow into a deny, and only

@@ -348,7 +348,7 @@ fn parser_origin() -> impl Strategy<Value = Option<String>> {
 }
 
 proptest! {
-    #![proptest_config(cases(512))]
+    #![proptest_config(cases(2048))]
 
     /// The model and the library agree on policies and derived requests.
     #[test]
@@ -398,7 +398,7 @@ fn origin_near(entry: &str, scheme: &str, www: bool, dot: bool, upper: bool) -> 
 }
 
 proptest! {
-    #![proptest_config(cases(1024))]
+    #![proptest_config(cases(4096))]
 
     /// Free-form entries: when the library builds a policy from one, the
     /// model decides Origins near it the same way.

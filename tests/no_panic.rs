@@ -55,7 +55,7 @@ fn policies() -> Vec<KeyPolicy> {
 }
 
 proptest! {
-    #![proptest_config(cases(1024))]
+    #![proptest_config(cases(2048))]
 
     /// Every `FromStr` of the public API, on anything.
     #[test]

@@ -8,8 +8,10 @@ fn decide(policy: &KeyPolicy, origin: &str) -> Option<Denial> {
     evaluate(policy, &KeyRequest::new(Resource::Tiles).with_origin(origin)).denial()
 }
 
-/// Found by `invariants::normalized_entries_reparse_to_themselves` and the
-/// JSON round trip: `www.www.example.com` displayed as `www.example.com`,
+/// Found while probing `DomainEntry` Display re-parsing to write the
+/// generators; `invariants::normalized_entries_reparse_to_themselves` and
+/// `json_round_trip_keeps_decisions` fail without the fix.
+/// `www.www.example.com` displayed as `www.example.com`,
 /// which parses to a different entry, so a policy read back from its own
 /// JSON allowed `example.com` and denied `www.www.example.com`.
 #[test]
@@ -32,8 +34,9 @@ fn double_www_entry_survives_display_and_json() {
     }
 }
 
-/// Found by the `invariants` generators (IPS pool): an upper-case IPv6
-/// entry went through UTS-46, which refuses brackets and colons, so a valid
+/// Found by the same probe; without the fix every `invariants` property
+/// that builds a policy with an upper-case IPv6 entry fails. An upper-case
+/// IPv6 entry went through UTS-46, which refuses brackets and colons, so a valid
 /// entry failed to build ("hosts compare case-insensitively").
 #[test]
 fn upper_case_ipv6_entries_are_accepted() {

@@ -82,7 +82,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(d.is_allowed());
             assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
         }
-        for (name, policy) in [("web", &p.web), ("exact", &p.exact), ("wildcard", &p.wildcard), ("mixed", &p.mixed)] {
+        for (name, policy) in [
+            ("web", &p.web),
+            ("exact", &p.exact),
+            ("wildcard", &p.wildcard),
+            ("mixed", &p.mixed),
+        ] {
             let d = evaluate(policy, &request);
             if d.is_allowed() {
                 assert_eq!(d.allow_origin(), Some(AllowOrigin::Origin(origin.as_ref())), "{name}");
