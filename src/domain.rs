@@ -93,9 +93,9 @@ impl FromStr for DomainEntry {
         if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(DomainError::Whitespace);
         }
-        let (scheme, rest) = match input.split_once("://") {
+        let (scheme, rest) = match split_scheme(input) {
             Some((scheme, rest)) => {
-                if rest.contains("://") {
+                if split_scheme(rest).is_some() {
                     return Err(DomainError::MultipleSchemes);
                 }
                 if !is_valid_scheme(scheme) {
@@ -165,6 +165,13 @@ impl fmt::Display for DomainEntry {
             Entry::App(origin) => f.write_str(origin),
         }
     }
+}
+
+/// Splits `scheme://rest`, where the scheme ends before any path, query or
+/// fragment: in `example.com/?next=https://x` the `://` is in the query.
+fn split_scheme(entry: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = entry.split_once("://")?;
+    (!scheme.contains(['/', '?', '#'])).then_some((scheme, rest))
 }
 
 /// Removes one leading `www.` label, on entries and Origins alike:
@@ -292,6 +299,9 @@ mod tests {
         assert_eq!(entry("EXAMPLE.com").unwrap(), "example.com");
         assert_eq!(entry("example.com.").unwrap(), "example.com");
         assert_eq!(entry("HTTPS://Example.com/a/b?c#d").unwrap(), "example.com");
+        // A `://` in the path or query is not a second scheme.
+        assert_eq!(entry("example.com/?next=https://x.com").unwrap(), "example.com");
+        assert_eq!(entry("https://example.com/r?u=http://x").unwrap(), "example.com");
         assert_eq!(entry("www.com").unwrap(), "com");
         assert_eq!(entry("www.localhost").unwrap(), "localhost");
         // Matches the Origin `www.www.example.com` (one `www.` folded on each
@@ -312,6 +322,7 @@ mod tests {
         assert_eq!(entry("exa mple.com"), Err(DomainError::Whitespace));
         assert_eq!(entry(" example.com"), Err(DomainError::Whitespace));
         assert_eq!(entry("https://http://example.com"), Err(DomainError::MultipleSchemes));
+        assert_eq!(entry("http://app://example.com/x"), Err(DomainError::MultipleSchemes));
         assert_eq!(entry("example..com"), Err(HostError::EmptyLabel.into()));
         assert_eq!(entry("xn--zz.com"), Err(HostError::BadIdna.into()));
         assert_eq!(
