@@ -15,7 +15,12 @@
 //! The issue-4 targets these cases are judged against are listed in
 //! `BENCHMARKS.md` at the repository root.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "bench setup: a panic is a failed run")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "bench setup: a panic is a failed run"
+)]
 
 use std::hint::black_box;
 
@@ -120,7 +125,9 @@ fn bench_cases(c: &mut Criterion, group: &str, policy: &KeyPolicy, cases: &[Case
         let request = case.request();
         let got = evaluate(policy, &request).denial();
         assert_eq!(got, case.expected, "{group}/{}: wrong decision", case.name);
-        g.bench_function(case.name, |b| b.iter(|| evaluate(black_box(policy), black_box(&request))));
+        g.bench_function(case.name, |b| {
+            b.iter(|| evaluate(black_box(policy), black_box(&request)))
+        });
     }
     g.finish();
 }
@@ -130,7 +137,11 @@ fn web_key_cases(c: &mut Criterion) {
     let mut cases = vec![
         // The headline case: ASCII lower case, exact hit.
         Case::new("allowed", "https://app.example.com", None),
-        Case::new("denied_origin", "https://evil.example.net", Some(Denial::OriginNotAllowed)),
+        Case::new(
+            "denied_origin",
+            "https://evil.example.net",
+            Some(Denial::OriginNotAllowed),
+        ),
         Case::new("uppercase_origin", "HTTPS://APP.EXAMPLE.COM", None),
         Case::new("www_port_origin", "https://www.app.example.com:8443", None),
         // A punycode Origin whose name the allowlist holds (from the
@@ -142,7 +153,11 @@ fn web_key_cases(c: &mut Criterion) {
         // allocates. The one path exempt from the zero-allocation rule.
         Case::new("punycode_via_wildcard", "https://xn--caf-dma.cdn.example.com", None),
         Case::new("wildcard_hit", "https://eu.tiles.cdn.example.com", None),
-        Case::new("invalid_origin", "https://app.example.com/", Some(Denial::OriginInvalid)),
+        Case::new(
+            "invalid_origin",
+            "https://app.example.com/",
+            Some(Denial::OriginInvalid),
+        ),
     ];
     let mut no_origin = Case::new("no_origin", "", Some(Denial::OriginRequired));
     no_origin.origin = None;
@@ -150,7 +165,11 @@ fn web_key_cases(c: &mut Criterion) {
     let mut composite = Case::new("composite_tileset", "https://app.example.com", None);
     composite.tileset = Some("alice.streets-v2,bob.transit,carol.buildings");
     cases.push(composite);
-    let mut denied_tileset = Case::new("denied_tileset", "https://app.example.com", Some(Denial::TilesetNotAllowed));
+    let mut denied_tileset = Case::new(
+        "denied_tileset",
+        "https://app.example.com",
+        Some(Denial::TilesetNotAllowed),
+    );
     denied_tileset.tileset = Some("mallory.secret");
     cases.push(denied_tileset);
     bench_cases(c, "web_key", &policy, &cases);

@@ -222,15 +222,17 @@ impl DomainAllowlist {
                 OriginMatch::NotAllowed
             }
         };
-        let mut buf = LowerBuf::new();
+        let mut buf = None;
         if !origin.is_web() {
-            return verdict(buf.lower(origin.scheme_host).is_some_and(|key| self.apps.contains(key)));
+            return verdict(
+                LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.apps.contains(key)),
+            );
         }
         let name = match origin.host {
             HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
             HostRef::Domain(d) => d,
         };
-        let Some(lower) = buf.lower(name.name) else {
+        let Some(lower) = LowerBuf::lower_in(&mut buf, name.name) else {
             return OriginMatch::Invalid;
         };
         if self.exact.contains(fold_www(lower)) {

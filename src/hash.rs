@@ -36,12 +36,15 @@ impl Hasher for FxHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
+        // The last 0 to 7 bytes, little-endian into one zero-padded word.
+        // A loop rather than `copy_from_slice`, which would call `memcpy`
+        // for a handful of bytes.
         let rest = chunks.remainder();
-        let mut word = [0u8; 8];
-        if let Some(dst) = word.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        let word = rest
+            .iter()
+            .enumerate()
+            .fold(0u64, |word, (i, &b)| word | u64::from(b) << (8 * i));
+        self.add(word ^ ((rest.len() as u64) << 59));
     }
 
     #[inline]

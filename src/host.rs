@@ -79,21 +79,26 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     if name.len() > MAX_HOST_LEN {
         return Err(HostError::TooLong);
     }
+    // One pass over the bytes (this runs on every request): labels end at
+    // `.`; each is checked when it ends, in the order of the checks below,
+    // so the first bad label gives the error. `.` is never part of a
+    // multi-byte UTF-8 sequence, and the first non-label byte of a label is
+    // where its first non-label character starts.
+    let bytes = name.as_bytes();
     let mut has_punycode = false;
-    let mut last = "";
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Err(HostError::EmptyLabel);
+    let mut start = 0;
+    let mut first_bad: Option<usize> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            has_punycode |= check_label(name, start, i, first_bad)?;
+            start = i + 1;
+            first_bad = None;
+        } else if first_bad.is_none() && !is_label_byte(b) {
+            first_bad = Some(i);
         }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(HostError::LabelTooLong);
-        }
-        if let Some(bad) = label.chars().find(|&c| !is_label_char(c)) {
-            return Err(HostError::BadCharacter(bad));
-        }
-        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
-        last = label;
     }
+    has_punycode |= check_label(name, start, bytes.len(), first_bad)?;
+    let last = name.get(start..).unwrap_or_default();
     // WHATWG: a host whose last label is a number is an IPv4 address, and
     // nothing else; `example.0x1` is invalid rather than a domain.
     if ends_in_number(last) {
@@ -104,10 +109,52 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     Ok(HostRef::Domain(DomainRef { name, has_punycode }))
 }
 
-/// Letters, digits, `-` and `_` (WHATWG hosts allow `_`, and real
-/// subdomains use it).
-fn is_label_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+/// Checks the label `name[start..end]`: not empty, at most 63 bytes, and
+/// no character other than letters, digits, `-` and `_` (`first_bad` is
+/// the index of the first byte that is not one, if any). Returns whether the
+/// label starts with `xn--` (in any case).
+fn check_label(name: &str, start: usize, end: usize, first_bad: Option<usize>) -> Result<bool, HostError> {
+    let len = end - start;
+    if len == 0 {
+        return Err(HostError::EmptyLabel);
+    }
+    if len > MAX_LABEL_LEN {
+        return Err(HostError::LabelTooLong);
+    }
+    if let Some(bad) = first_bad {
+        let c = name.get(bad..).and_then(|rest| rest.chars().next()).unwrap_or_default();
+        return Err(HostError::BadCharacter(c));
+    }
+    Ok(name.as_bytes().get(start..end).is_some_and(is_punycode_label))
+}
+
+/// Whether a label starts with the IDNA ACE prefix `xn--`, in any case.
+pub(crate) fn is_punycode_label(label: &[u8]) -> bool {
+    label
+        .get(..4)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"xn--"))
+}
+
+/// The bytes allowed in a label, as a lookup table (one load per byte on
+/// the hot path): letters, digits, `-` and `_` (WHATWG hosts allow `_`,
+/// and real subdomains use it).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+const LABEL_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    while b < 128 {
+        table[b as usize] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` may appear in a label (never a non-ASCII byte).
+pub(crate) fn is_label_byte(b: u8) -> bool {
+    LABEL_BYTES.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 fn ends_in_number(label: &str) -> bool {
@@ -178,6 +225,17 @@ impl LowerBuf {
 
     pub(crate) fn new() -> Self {
         LowerBuf { bytes: [0; Self::CAP] }
+    }
+
+    /// Like [`lower`](Self::lower), but the buffer is only made (and
+    /// zeroed) in `slot` when `s` has upper case: on the hot path a header
+    /// is usually lower case already, and zeroing the buffer would cost
+    /// more than the rest of the lookup.
+    pub(crate) fn lower_in<'a>(slot: &'a mut Option<LowerBuf>, s: &'a str) -> Option<&'a str> {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Some(s);
+        }
+        slot.insert(LowerBuf::new()).lower(s)
     }
 
     /// Returns `s` in ASCII lower case: `s` itself when it has no upper

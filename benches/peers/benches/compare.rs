@@ -11,7 +11,12 @@
 //! cargo bench -p keypolicy-peers -- web_key/allowed/  # one case
 //! ```
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "bench setup: a panic is a failed run")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "bench setup: a panic is a failed run"
+)]
 
 use std::hint::black_box;
 
@@ -123,7 +128,11 @@ fn web_key_cases(c: &mut Criterion) {
 fn allowlist_10k_cases(c: &mut Criterion) {
     let cases = [
         ("allowed", tiles("https://host-5000.customer-53.example.org"), true),
-        ("denied_origin", tiles("https://host-5000.customer-54.example.org"), false),
+        (
+            "denied_origin",
+            tiles("https://host-5000.customer-54.example.org"),
+            false,
+        ),
         ("wildcard_hit", tiles("https://eu.tiles.zone-500.example.net"), true),
     ];
     compare(c, "allowlist_10k", &allowlist_10k(), &cases);

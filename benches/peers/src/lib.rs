@@ -236,15 +236,22 @@ impl Cedar {
     /// Builds the policy set and the key entity once.
     pub fn new(spec: &KeySpec) -> Result<Self, Error> {
         let naive = Naive::new(spec)?;
-        let set = |items: Vec<String>| RestrictedExpression::new_set(items.into_iter().map(RestrictedExpression::new_string));
+        let set =
+            |items: Vec<String>| RestrictedExpression::new_set(items.into_iter().map(RestrictedExpression::new_string));
         let wildcards = naive
             .wildcard_suffixes
             .iter()
             .map(|s| s.trim_start_matches('.').to_owned())
             .collect();
         let attrs = HashMap::from([
-            ("origin_rule".to_owned(), RestrictedExpression::new_bool(spec.has_origin_rule())),
-            ("any_host".to_owned(), RestrictedExpression::new_bool(spec.domains.is_empty())),
+            (
+                "origin_rule".to_owned(),
+                RestrictedExpression::new_bool(spec.has_origin_rule()),
+            ),
+            (
+                "any_host".to_owned(),
+                RestrictedExpression::new_bool(spec.domains.is_empty()),
+            ),
             ("domains".to_owned(), set(naive.domains)),
             ("wildcards".to_owned(), set(wildcards)),
             ("scopes".to_owned(), set(spec.scopes.clone())),
@@ -283,12 +290,20 @@ impl Cedar {
             ));
         }
         if let Some(tileset) = &input.tileset {
-            let parts = tileset.split(',').map(|p| RestrictedExpression::new_string(p.to_owned()));
+            let parts = tileset
+                .split(',')
+                .map(|p| RestrictedExpression::new_string(p.to_owned()));
             context.push(("tilesets".to_owned(), RestrictedExpression::new_set(parts)));
         }
         let action = self.actions.get(input.resource).ok_or("unknown resource")?.clone();
         let context = Context::from_pairs(context)?;
-        Ok(Request::new(self.principal.clone(), action, self.key.clone(), context, None)?)
+        Ok(Request::new(
+            self.principal.clone(),
+            action,
+            self.key.clone(),
+            context,
+            None,
+        )?)
     }
 }
 
