@@ -232,7 +232,14 @@ impl DomainAllowlist {
             HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
             HostRef::Domain(d) => d,
         };
-        let Some(lower) = LowerBuf::lower_in(&mut buf, name.name) else {
+        // The parser noted whether the name has upper case: only then is it
+        // copied, lowercased, into the buffer.
+        let lower = if name.has_upper {
+            LowerBuf::lower_in(&mut buf, name.name)
+        } else {
+            Some(name.name)
+        };
+        let Some(lower) = lower else {
             return OriginMatch::Invalid;
         };
         if self.exact.contains(fold_www(lower)) {

@@ -58,6 +58,9 @@ pub(crate) struct DomainRef<'a> {
     pub(crate) name: &'a str,
     /// Whether some label starts with `xn--` (case-insensitive).
     pub(crate) has_punycode: bool,
+    /// Whether the name has ASCII upper case, and so must be lowercased
+    /// (copied) before it is looked up.
+    pub(crate) has_upper: bool,
 }
 
 /// Parses a host (no port, no brackets other than around an IPv6 literal).
@@ -86,9 +89,11 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     // where its first non-label character starts.
     let bytes = name.as_bytes();
     let mut has_punycode = false;
+    let mut has_upper = false;
     let mut start = 0;
     let mut first_bad: Option<usize> = None;
     for (i, &b) in bytes.iter().enumerate() {
+        has_upper |= b.is_ascii_uppercase();
         if b == b'.' {
             has_punycode |= check_label(name, start, i, first_bad)?;
             start = i + 1;
@@ -106,7 +111,11 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
             .map(|ip| HostRef::Ip(IpAddr::V4(ip)))
             .ok_or(HostError::BadIp);
     }
-    Ok(HostRef::Domain(DomainRef { name, has_punycode }))
+    Ok(HostRef::Domain(DomainRef {
+        name,
+        has_punycode,
+        has_upper,
+    }))
 }
 
 /// Checks the label `name[start..end]`: not empty, at most 63 bytes, and
@@ -130,31 +139,47 @@ fn check_label(name: &str, start: usize, end: usize, first_bad: Option<usize>) -
 
 /// Whether a label starts with the IDNA ACE prefix `xn--`, in any case.
 pub(crate) fn is_punycode_label(label: &[u8]) -> bool {
-    label
-        .get(..4)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"xn--"))
+    // A slice pattern: rejects most labels on their first byte, without
+    // the general case-insensitive comparison.
+    matches!(label, [x, n, b'-', b'-', ..] if x.eq_ignore_ascii_case(&b'x') && n.eq_ignore_ascii_case(&b'n'))
 }
 
-/// The bytes allowed in a label, as a lookup table (one load per byte on
-/// the hot path): letters, digits, `-` and `_` (WHATWG hosts allow `_`,
-/// and real subdomains use it).
+/// [`host_byte_class`] of a byte allowed in a label: letters, digits, `-`
+/// and `_` (WHATWG hosts allow `_`, and real subdomains use it).
+pub(crate) const LABEL: u8 = 1;
+/// [`host_byte_class`] bit of an upper-case letter (which is also a
+/// [`LABEL`] byte).
+pub(crate) const UPPER: u8 = 2;
+
+/// [`host_byte_class`] as a lookup table: one load per byte on the hot path.
 #[allow(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: an index out of range fails the build"
 )]
-const LABEL_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+const HOST_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
     let mut b = 0u8;
     while b < 128 {
-        table[b as usize] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            table[b as usize] = LABEL;
+        }
+        if b.is_ascii_uppercase() {
+            table[b as usize] |= UPPER;
+        }
         b += 1;
     }
     table
 };
 
+/// The class of a host byte: 0 when it cannot appear in a label, else
+/// [`LABEL`], with the [`UPPER`] bit for an upper-case letter.
+pub(crate) fn host_byte_class(b: u8) -> u8 {
+    HOST_BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
 /// Whether `b` may appear in a label (never a non-ASCII byte).
 pub(crate) fn is_label_byte(b: u8) -> bool {
-    LABEL_BYTES.get(usize::from(b)).copied().unwrap_or(false)
+    host_byte_class(b) != 0
 }
 
 fn ends_in_number(label: &str) -> bool {

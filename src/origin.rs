@@ -8,8 +8,8 @@
 //! `https://exa\tmple.com` into an allowed host).
 
 use crate::host::{
-    is_label_byte, is_punycode_label, parse_ascii_host, punycode_is_canonical, DomainRef, HostRef, LowerBuf,
-    MAX_HOST_LEN, MAX_LABEL_LEN,
+    host_byte_class, is_punycode_label, parse_ascii_host, punycode_is_canonical, DomainRef, HostRef, LowerBuf,
+    MAX_HOST_LEN, MAX_LABEL_LEN, UPPER,
 };
 
 /// The longest `Origin` header value we look at, in bytes. Browsers send
@@ -148,10 +148,13 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
 fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str) -> Option<Origin<'a>> {
     let bytes = authority.as_bytes();
     let mut has_punycode = false;
+    let mut classes = 0;
     let mut label_start = 0;
     let mut host_end = bytes.len();
     for (i, &b) in bytes.iter().enumerate() {
-        if is_label_byte(b) {
+        let class = host_byte_class(b);
+        if class != 0 {
+            classes |= class;
             continue;
         }
         if b != b'.' && b != b':' {
@@ -188,6 +191,7 @@ fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str
         host: HostRef::Domain(DomainRef {
             name: authority.get(..host_end)?,
             has_punycode,
+            has_upper: classes & UPPER != 0,
         }),
     })
 }
