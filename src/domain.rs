@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::FastSet;
+use crate::hash::{FastSet, StrSet};
 use crate::host::{normalize_entry_host, parse_ascii_host, HostError, HostRef, LowerBuf, NormalizedHost};
 use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, Origin};
 
@@ -181,10 +181,10 @@ pub(crate) enum OriginMatch {
 pub(crate) struct DomainAllowlist {
     /// Entries in the order given, duplicates removed (for display and JSON).
     entries: Vec<DomainEntry>,
-    exact: FastSet<Box<str>>,
-    wildcards: FastSet<Box<str>>,
+    exact: StrSet,
+    wildcards: StrSet,
     ips: FastSet<IpAddr>,
-    apps: FastSet<Box<str>>,
+    apps: StrSet,
 }
 
 impl DomainAllowlist {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::FastSet;
+use crate::hash::StrSet;
 
 /// What is wrong with an `allowed_tilesets` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -81,8 +81,8 @@ fn check_part(part: &str) -> Result<(), TilesetError> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TilesetAllowlist {
     entries: Vec<TilesetPattern>,
-    exact: FastSet<Box<str>>,
-    users: FastSet<Box<str>>,
+    exact: StrSet,
+    users: StrSet,
 }
 
 impl TilesetAllowlist {
