@@ -92,12 +92,11 @@ fn engines(spec: &KeySpec) -> Vec<(&'static str, Box<dyn Engine>)> {
     ]
 }
 
-/// Checks that every engine agrees with keypolicy (and with `expected`) on
-/// every input, then times each engine on each input.
-fn compare(c: &mut Criterion, group: &str, spec: &KeySpec, cases: &[(&str, Input, bool)]) {
-    let mut engines = engines(spec);
+/// Panics unless every engine gives `expected` on every input (the first
+/// engine is keypolicy, so this also checks keypolicy's own answer).
+fn check_agreement(group: &str, engines: &mut [(&'static str, Box<dyn Engine>)], cases: &[(&str, Input, bool)]) {
     for (case, input, expected) in cases {
-        for (name, engine) in &mut engines {
+        for (name, engine) in engines.iter_mut() {
             let got = engine.allowed(input);
             assert_eq!(
                 got, *expected,
@@ -105,6 +104,13 @@ fn compare(c: &mut Criterion, group: &str, spec: &KeySpec, cases: &[(&str, Input
             );
         }
     }
+}
+
+/// Checks that every engine agrees with keypolicy (and with `expected`) on
+/// every input, then times each engine on each input.
+fn compare(c: &mut Criterion, group: &str, spec: &KeySpec, cases: &[(&str, Input, bool)]) {
+    let mut engines = engines(spec);
+    check_agreement(group, &mut engines, cases);
     for (case, input, _) in cases {
         let mut g = c.benchmark_group(format!("{group}/{case}"));
         for (name, engine) in &mut engines {
@@ -114,7 +120,85 @@ fn compare(c: &mut Criterion, group: &str, spec: &KeySpec, cases: &[(&str, Input
     }
 }
 
+fn input(origin: Option<&str>, resource: &'static str, tileset: Option<&str>) -> Input {
+    Input {
+        origin: origin.map(str::to_owned),
+        resource,
+        tileset: tileset.map(str::to_owned),
+    }
+}
+
+/// Rules the timed cases do not reach (no Origin, scopes, tilesets, other
+/// key types): checked for agreement only, so that the peers' policies are
+/// known to express the whole rule set, not just the timed paths.
+fn check_rules_agreement() {
+    let web = web_key();
+    let cases = [
+        ("no_origin", input(None, "tiles", Some("alice.streets-v2")), false),
+        (
+            "no_tileset",
+            input(Some("https://app.example.com"), "tiles", None),
+            false,
+        ),
+        (
+            "styles_no_tileset",
+            input(Some("https://app.example.com"), "styles", None),
+            true,
+        ),
+        ("composite_tileset", tiles_with("alice.streets-v2,bob.transit"), true),
+        ("denied_tileset", tiles_with("mallory.secret"), false),
+        (
+            "partly_denied_tileset",
+            tiles_with("alice.streets-v2,mallory.secret"),
+            false,
+        ),
+        ("www_origin", tiles("https://www.app.example.com"), true),
+        ("port_origin", tiles("https://app.example.com:8443"), true),
+        ("subdomain_not_allowed", tiles("https://a.app.example.com"), false),
+        ("wildcard_apex_not_allowed", tiles("https://cdn.example.com"), false),
+        ("suffix_not_allowed", tiles("https://evilapp.example.com"), false),
+    ];
+    check_agreement("rules/web_key", &mut engines(&web), &cases);
+
+    let tiles_only = KeySpec {
+        scopes: vec!["tiles:read".to_owned()],
+        ..web_key()
+    };
+    let cases = [
+        ("tiles", tiles("https://app.example.com"), true),
+        (
+            "styles_scope_missing",
+            input(Some("https://app.example.com"), "styles", None),
+            false,
+        ),
+    ];
+    check_agreement("rules/tiles_only", &mut engines(&tiles_only), &cases);
+
+    for (key_type, no_origin_allowed) in [("any", true), ("desktop", true), ("server", true), ("web", false)] {
+        let bare = KeySpec {
+            key_type,
+            scopes: Vec::new(),
+            domains: Vec::new(),
+            tilesets: Vec::new(),
+        };
+        let cases = [
+            ("no_origin", input(None, "tiles", None), no_origin_allowed),
+            (
+                "any_origin",
+                input(Some("https://anything.example"), "export", None),
+                true,
+            ),
+        ];
+        check_agreement(&format!("rules/{key_type}_no_domains"), &mut engines(&bare), &cases);
+    }
+}
+
+fn tiles_with(tileset: &str) -> Input {
+    input(Some("https://app.example.com"), "tiles", Some(tileset))
+}
+
 fn web_key_cases(c: &mut Criterion) {
+    check_rules_agreement();
     let cases = [
         ("allowed", tiles("https://app.example.com"), true),
         ("denied_origin", tiles("https://evil.example.net"), false),

@@ -388,11 +388,17 @@ tileset_ok if {
 	input.resource != "tiles"
 }
 
+# (Written with a helper rule rather than `every`: with `every`, regorus
+# 0.14.1's bytecode VM allowed a tileset that is not listed, while its
+# interpreter denied it. See README.md.)
 tileset_ok if {
 	input.tileset
-	every part in split(input.tileset, ",") {
-		data.key.tilesets[part]
-	}
+	not tileset_denied
+}
+
+tileset_denied if {
+	some part in split(input.tileset, ",")
+	not data.key.tilesets[part]
 }
 "#;
 
