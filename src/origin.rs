@@ -20,6 +20,12 @@ pub const MAX_ORIGIN_LEN: usize = 2048;
 /// Longest scheme we accept (custom app schemes are short).
 const MAX_SCHEME_LEN: usize = 32;
 
+/// Longest authority (`host[:port]`) that can be valid: a 253-byte name,
+/// its optional trailing dot, and `:` with a port of at most 5 digits
+/// (IPv6 literals are far shorter). Anything longer is refused before it is
+/// scanned, so a hostile header costs at most this much work.
+const MAX_AUTHORITY_LEN: usize = MAX_HOST_LEN + ".".len() + ":65535".len();
+
 /// A parsed `Origin` header: borrowed, nothing allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Origin<'a> {
@@ -107,10 +113,11 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
     }
     // `scheme://`: the scheme ends at the first `:` (a valid scheme has
     // none), which must start `://`.
-    let colon = value.bytes().position(|b| b == b':')?;
+    // (A colon further in than the longest scheme is refused unread.)
+    let colon = value.bytes().take(MAX_SCHEME_LEN + 1).position(|b| b == b':')?;
     let (scheme, rest) = value.split_at(colon);
     let authority = rest.strip_prefix("://")?;
-    if !is_valid_scheme(scheme) {
+    if !is_valid_scheme(scheme) || authority.len() > MAX_AUTHORITY_LEN {
         return None;
     }
     if let Some(origin) = parse_plain_authority(value, scheme, authority) {
