@@ -167,6 +167,16 @@ fn fold_www(lower: &str) -> &str {
     }
 }
 
+/// The [`DomainAllowlist::wildcard_label_counts`] bit of a domain.
+fn label_count_bit(domain: &str) -> u64 {
+    label_count_bit_of(domain.bytes().filter(|&b| b == b'.').count() + 1)
+}
+
+/// The [`DomainAllowlist::wildcard_label_counts`] bit for `labels` labels.
+fn label_count_bit_of(labels: usize) -> u64 {
+    1 << labels.min(63)
+}
+
 /// The outcome of matching an Origin against the allowlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OriginMatch {
@@ -183,6 +193,11 @@ pub(crate) struct DomainAllowlist {
     entries: Vec<DomainEntry>,
     exact: StrSet,
     wildcards: StrSet,
+    /// Bit `n` is set when some wildcard entry's domain has `n` labels
+    /// (bit 63: 63 or more). A suffix of the Origin host with a label count
+    /// no entry has cannot match, so it is not looked up: a denied host
+    /// costs one lookup per useful suffix, not one per dot.
+    wildcard_label_counts: u64,
     ips: FastSet<IpAddr>,
     apps: StrSet,
 }
@@ -193,7 +208,10 @@ impl DomainAllowlist {
         for entry in entries {
             let fresh = match &entry.0 {
                 Entry::Domain(d) => list.exact.insert(d.clone()),
-                Entry::Wildcard(d) => list.wildcards.insert(d.clone()),
+                Entry::Wildcard(d) => {
+                    list.wildcard_label_counts |= label_count_bit(d);
+                    list.wildcards.insert(d.clone())
+                }
                 Entry::Ip(ip) => list.ips.insert(*ip),
                 Entry::App(a) => list.apps.insert(a.clone()),
             };
@@ -246,12 +264,17 @@ impl DomainAllowlist {
             // Entries were validated when built, so a hit needs no IDNA check.
             return OriginMatch::Allowed;
         }
-        let wildcard_hit = !self.wildcards.is_empty()
-            && lower.match_indices('.').any(|(dot, _)| {
-                lower
-                    .get(dot + 1..)
-                    .is_some_and(|suffix| self.wildcards.contains(suffix))
-            });
+        let wildcard_hit = !self.wildcards.is_empty() && {
+            // Each suffix after a dot, with its label count.
+            let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
+            lower.match_indices('.').any(|(dot, _)| {
+                labels -= 1;
+                self.wildcard_label_counts & label_count_bit_of(labels) != 0
+                    && lower
+                        .get(dot + 1..)
+                        .is_some_and(|suffix| self.wildcards.contains(suffix))
+            })
+        };
         if !origin.idna_is_valid() {
             return OriginMatch::Invalid;
         }
