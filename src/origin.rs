@@ -114,7 +114,8 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
     // `scheme://`: the scheme ends at the first `:` (a valid scheme has
     // none), which must start `://`.
     // (A colon further in than the longest scheme is refused unread.)
-    let colon = value.bytes().take(MAX_SCHEME_LEN + 1).position(|b| b == b':')?;
+    let head = value.as_bytes().get(..=MAX_SCHEME_LEN).unwrap_or(value.as_bytes());
+    let colon = head.iter().position(|&b| b == b':')?;
     let (scheme, rest) = value.split_at(colon);
     let authority = rest.strip_prefix("://")?;
     if !is_valid_scheme(scheme) || authority.len() > MAX_AUTHORITY_LEN {
