@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::FastSet;
+use crate::hash::{FastSet, StrSet};
 use crate::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
@@ -183,6 +183,16 @@ fn fold_www(lower: &str) -> &str {
     lower.strip_prefix("www.").unwrap_or(lower)
 }
 
+/// The [`DomainAllowlist::wildcard_label_counts`] bit of a domain.
+fn label_count_bit(domain: &str) -> u64 {
+    label_count_bit_of(domain.bytes().filter(|&b| b == b'.').count() + 1)
+}
+
+/// The [`DomainAllowlist::wildcard_label_counts`] bit for `labels` labels.
+fn label_count_bit_of(labels: usize) -> u64 {
+    1 << labels.min(63)
+}
+
 /// The outcome of matching an Origin against the allowlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OriginMatch {
@@ -197,10 +207,15 @@ pub(crate) enum OriginMatch {
 pub(crate) struct DomainAllowlist {
     /// Entries in the order given, duplicates removed (for display and JSON).
     entries: Vec<DomainEntry>,
-    exact: FastSet<Box<str>>,
-    wildcards: FastSet<Box<str>>,
+    exact: StrSet,
+    wildcards: StrSet,
+    /// Bit `n` is set when some wildcard entry's domain has `n` labels
+    /// (bit 63: 63 or more). A suffix of the Origin host with a label count
+    /// no entry has cannot match, so it is not looked up: a denied host
+    /// costs one lookup per useful suffix, not one per dot.
+    wildcard_label_counts: u64,
     ips: FastSet<IpAddr>,
-    apps: FastSet<Box<str>>,
+    apps: StrSet,
 }
 
 impl DomainAllowlist {
@@ -209,7 +224,10 @@ impl DomainAllowlist {
         for entry in entries {
             let fresh = match &entry.0 {
                 Entry::Domain(d) => list.exact.insert(d.clone()),
-                Entry::Wildcard(d) => list.wildcards.insert(d.clone()),
+                Entry::Wildcard(d) => {
+                    list.wildcard_label_counts |= label_count_bit(d);
+                    list.wildcards.insert(d.clone())
+                }
                 Entry::Ip(ip) => list.ips.insert(*ip),
                 Entry::App(a) => list.apps.insert(a.clone()),
             };
@@ -238,9 +256,9 @@ impl DomainAllowlist {
                 OriginMatch::NotAllowed
             }
         };
-        let mut buf = LowerBuf::new();
+        let mut buf = None;
         if !origin.is_web() {
-            if buf.lower(origin.scheme_host).is_some_and(|key| self.apps.contains(key)) {
+            if LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.apps.contains(key)) {
                 return OriginMatch::Allowed;
             }
             // Entries were validated when built, so only a miss can be invalid.
@@ -254,19 +272,31 @@ impl DomainAllowlist {
             HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
             HostRef::Domain(d) => d,
         };
-        let Some(lower) = buf.lower(name.name) else {
+        // The parser noted whether the name has upper case: only then is it
+        // copied, lowercased, into the buffer.
+        let lower = if name.has_upper {
+            LowerBuf::lower_in(&mut buf, name.name)
+        } else {
+            Some(name.name)
+        };
+        let Some(lower) = lower else {
             return OriginMatch::Invalid;
         };
         if self.exact.contains(fold_www(lower)) {
             // Entries were validated when built, so a hit needs no IDNA check.
             return OriginMatch::Allowed;
         }
-        let wildcard_hit = !self.wildcards.is_empty()
-            && lower.match_indices('.').any(|(dot, _)| {
-                lower
-                    .get(dot + 1..)
-                    .is_some_and(|suffix| self.wildcards.contains(suffix))
-            });
+        let wildcard_hit = !self.wildcards.is_empty() && {
+            // Each suffix after a dot, with its label count.
+            let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
+            lower.match_indices('.').any(|(dot, _)| {
+                labels -= 1;
+                self.wildcard_label_counts & label_count_bit_of(labels) != 0
+                    && lower
+                        .get(dot + 1..)
+                        .is_some_and(|suffix| self.wildcards.contains(suffix))
+            })
+        };
         if !origin.idna_is_valid() {
             return OriginMatch::Invalid;
         }

@@ -58,6 +58,9 @@ pub(crate) struct DomainRef<'a> {
     pub(crate) name: &'a str,
     /// Whether some label starts with `xn--` (case-insensitive).
     pub(crate) has_punycode: bool,
+    /// Whether the name has ASCII upper case, and so must be lowercased
+    /// (copied) before it is looked up.
+    pub(crate) has_upper: bool,
 }
 
 /// Parses a host (no port, no brackets other than around an IPv6 literal).
@@ -79,34 +82,28 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
     if name.len() > MAX_HOST_LEN {
         return Err(HostError::TooLong);
     }
-    // Label by label over the bytes (this runs on every request), checking
-    // each label in the order empty, too long, bad character.
+    // One pass over the bytes (this runs on every request): labels end at
+    // `.`; each is checked when it ends, in the order of the checks below,
+    // so the first bad label gives the error. `.` is never part of a
+    // multi-byte UTF-8 sequence, and the first non-label byte of a label is
+    // where its first non-label character starts.
     let bytes = name.as_bytes();
     let mut has_punycode = false;
+    let mut has_upper = false;
     let mut start = 0;
-    let last = loop {
-        let rest = bytes.get(start..).unwrap_or_default();
-        let len = rest.iter().position(|&b| b == b'.').unwrap_or(rest.len());
-        let label = rest.get(..len).unwrap_or_default();
-        if label.is_empty() {
-            return Err(HostError::EmptyLabel);
+    let mut first_bad: Option<usize> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        has_upper |= b.is_ascii_uppercase();
+        if b == b'.' {
+            has_punycode |= check_label(name, start, i, first_bad)?;
+            start = i + 1;
+            first_bad = None;
+        } else if first_bad.is_none() && !is_label_byte(b) {
+            first_bad = Some(i);
         }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(HostError::LabelTooLong);
-        }
-        if let Some(at) = label.iter().position(|&b| !is_label_byte(b)) {
-            let bad = name
-                .get(start + at..)
-                .and_then(|r| r.chars().next())
-                .unwrap_or('\u{fffd}');
-            return Err(HostError::BadCharacter(bad));
-        }
-        has_punycode |= label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"));
-        if len == rest.len() {
-            break name.get(start..).unwrap_or_default();
-        }
-        start += len + 1;
-    };
+    }
+    has_punycode |= check_label(name, start, bytes.len(), first_bad)?;
+    let last = name.get(start..).unwrap_or_default();
     // WHATWG: a host whose last label is a number is an IPv4 address, and
     // nothing else; `example.0x1` is invalid rather than a domain.
     if ends_in_number(last) {
@@ -114,25 +111,75 @@ pub(crate) fn parse_ascii_host(host: &str) -> Result<HostRef<'_>, HostError> {
             .map(|ip| HostRef::Ip(IpAddr::V4(ip)))
             .ok_or(HostError::BadIp);
     }
-    Ok(HostRef::Domain(DomainRef { name, has_punycode }))
+    Ok(HostRef::Domain(DomainRef {
+        name,
+        has_punycode,
+        has_upper,
+    }))
 }
 
-/// Letters, digits, `-` and `_` (WHATWG hosts allow `_`, and real
-/// subdomains use it).
-fn is_label_byte(b: u8) -> bool {
-    // A bit per ASCII byte: one shift and test per byte of a request's host.
-    const MASK: u128 = {
-        let mut mask = 0u128;
-        let mut b = 0u8;
-        while b < 128 {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                mask |= 1 << b;
-            }
-            b += 1;
+/// Checks the label `name[start..end]`: not empty, at most 63 bytes, and
+/// no character other than letters, digits, `-` and `_` (`first_bad` is
+/// the index of the first byte that is not one, if any). Returns whether the
+/// label starts with `xn--` (in any case).
+fn check_label(name: &str, start: usize, end: usize, first_bad: Option<usize>) -> Result<bool, HostError> {
+    let len = end - start;
+    if len == 0 {
+        return Err(HostError::EmptyLabel);
+    }
+    if len > MAX_LABEL_LEN {
+        return Err(HostError::LabelTooLong);
+    }
+    if let Some(bad) = first_bad {
+        let c = name.get(bad..).and_then(|rest| rest.chars().next()).unwrap_or_default();
+        return Err(HostError::BadCharacter(c));
+    }
+    Ok(name.as_bytes().get(start..end).is_some_and(is_punycode_label))
+}
+
+/// Whether a label starts with the IDNA ACE prefix `xn--`, in any case.
+pub(crate) fn is_punycode_label(label: &[u8]) -> bool {
+    // A slice pattern: rejects most labels on their first byte, without
+    // the general case-insensitive comparison.
+    matches!(label, [x, n, b'-', b'-', ..] if x.eq_ignore_ascii_case(&b'x') && n.eq_ignore_ascii_case(&b'n'))
+}
+
+/// [`host_byte_class`] of a byte allowed in a label: letters, digits, `-`
+/// and `_` (WHATWG hosts allow `_`, and real subdomains use it).
+pub(crate) const LABEL: u8 = 1;
+/// [`host_byte_class`] bit of an upper-case letter (which is also a
+/// [`LABEL`] byte).
+pub(crate) const UPPER: u8 = 2;
+
+/// [`host_byte_class`] as a lookup table: one load per byte on the hot path.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+const HOST_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0u8;
+    while b < 128 {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            table[b as usize] = LABEL;
         }
-        mask
-    };
-    b < 128 && (MASK >> b) & 1 == 1
+        if b.is_ascii_uppercase() {
+            table[b as usize] |= UPPER;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The class of a host byte: 0 when it cannot appear in a label, else
+/// [`LABEL`], with the [`UPPER`] bit for an upper-case letter.
+pub(crate) fn host_byte_class(b: u8) -> u8 {
+    HOST_BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// Whether `b` may appear in a label (never a non-ASCII byte).
+pub(crate) fn is_label_byte(b: u8) -> bool {
+    host_byte_class(b) != 0
 }
 
 fn ends_in_number(label: &str) -> bool {
@@ -203,6 +250,17 @@ impl LowerBuf {
 
     pub(crate) fn new() -> Self {
         LowerBuf { bytes: [0; Self::CAP] }
+    }
+
+    /// Like [`lower`](Self::lower), but the buffer is only made (and
+    /// zeroed) in `slot` when `s` has upper case: on the hot path a header
+    /// is usually lower case already, and zeroing the buffer would cost
+    /// more than the rest of the lookup.
+    pub(crate) fn lower_in<'a>(slot: &'a mut Option<LowerBuf>, s: &'a str) -> Option<&'a str> {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Some(s);
+        }
+        slot.insert(LowerBuf::new()).lower(s)
     }
 
     /// Returns `s` in ASCII lower case: `s` itself when it has no upper

@@ -161,7 +161,7 @@ impl AllowedUrl {
 
     /// The scheme and port rules alone (for an Origin, which has no path).
     pub(crate) fn allows_origin(&self, scheme: WebScheme, port: u16) -> bool {
-        self.scheme.map_or(true, |s| s == scheme) && self.port.map_or(true, |p| p == port)
+        self.scheme.is_none_or(|s| s == scheme) && self.port.is_none_or(|p| p == port)
     }
 
     /// Whether `lower_host` (lower case, no trailing dot) is this entry's
@@ -235,7 +235,7 @@ impl FromStr for AllowedUrl {
             None => {
                 // `mailto:x`, `https:/example.com`: a scheme without `//`.
                 if let Some((before, after)) = input.split_once(':') {
-                    let port_like = after.bytes().next().map_or(true, |b| b.is_ascii_digit());
+                    let port_like = after.bytes().next().is_none_or(|b| b.is_ascii_digit());
                     if is_valid_scheme(before) && !port_like {
                         return Err(AllowedUrlError::Unparseable);
                     }

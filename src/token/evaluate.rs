@@ -46,7 +46,7 @@ use crate::token::request::TokenRequest;
 /// a punycode (`xn--`) label that is not exactly an entry's host.
 pub fn evaluate_token<'r>(policy: &TokenPolicy, request: &'r TokenRequest<'_>) -> Decision<'r> {
     if let Some(expires) = policy.expires {
-        if !request.now.is_some_and(|now| now < expires) {
+        if request.now.is_none_or(|now| now >= expires) {
             return Decision::deny(Denial::TokenExpired, Some(AllowOrigin::Any), Vary::default());
         }
     }
