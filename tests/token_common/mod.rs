@@ -85,7 +85,7 @@ pub struct UrlSpec {
     pub scheme: Option<&'static str>,
     pub host: String,
     pub port: Option<u16>,
-    pub path: &'static str,
+    pub path: String,
 }
 
 impl UrlSpec {
@@ -99,7 +99,7 @@ impl UrlSpec {
         if let Some(port) = self.port {
             s.push_str(&format!(":{port}"));
         }
-        s.push_str(self.path);
+        s.push_str(&self.path);
         s
     }
 }
@@ -116,7 +116,7 @@ pub fn url_spec() -> impl Strategy<Value = UrlSpec> {
         scheme,
         host,
         port,
-        path,
+        path: path.to_owned(),
     })
 }
 
