@@ -359,4 +359,27 @@ proptest! {
             prop_assert_eq!(Outcome::of(&evaluate_token(&built, &parsed)), d, "{}", json);
         }
     }
+
+    /// Any RFC 3339 timestamp, with any offset and near the ends of the
+    /// four-digit years, parses without panicking, and what parses is
+    /// displayed as RFC 3339 in UTC that parses back to the same instant.
+    #[test]
+    fn timestamps_parse_without_panic_and_round_trip(
+        year in select(&["0000", "0001", "1970", "2026", "9998", "9999"][..]),
+        rest in prop_oneof![
+            "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?",
+            // The first and last hours of a year, where an offset crosses it.
+            "-12-31T(1[2-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?",
+            "-01-01T(0[0-9]|1[01]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?",
+        ],
+        offset in "Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]",
+    ) {
+        let text = format!("{year}{rest}{offset}");
+        if let Ok(t) = text.parse::<keypolicy::Timestamp>() {
+            let shown = t.to_string();
+            prop_assert!(shown.ends_with('Z') && shown.len() >= 20, "{} -> {}", text, shown);
+            prop_assert_eq!(shown.parse::<keypolicy::Timestamp>(), Ok(t), "{} -> {}", text, shown);
+            prop_assert_eq!(keypolicy::Timestamp::from_unix_seconds(t.unix_seconds()).map(|s| s.unix_seconds()), Some(t.unix_seconds()));
+        }
+    }
 }
