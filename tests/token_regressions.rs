@@ -14,8 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use keypolicy::{evaluate_token, Denial, Timestamp, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
 
-/// Found by `token_invariants::timestamps_parse_without_panic_and_round_trip`:
-/// an RFC 3339 time whose UTC instant falls after year 9999
+/// Found while reviewing `Timestamp` for the JSON round-trip property, and
+/// reproduced by `token_invariants::timestamps_parse_without_panic_and_round_trip`
+/// (once its dates were biased to the ends of the years): an RFC 3339
+/// time whose UTC instant falls after year 9999
 /// (`9999-12-31T23:59:59-23:59`) panicked inside the `time` crate when
 /// converted to UTC. It came straight from untrusted JSON: a token's
 /// `expires` or a request's `now`. Such times are now an error.
@@ -40,7 +42,7 @@ fn timestamps_past_year_9999_in_utc_are_errors_not_panics() {
     );
 }
 
-/// Found by the same property and the JSON round trip: an instant before
+/// Found the same way (the JSON round trip): an instant before
 /// year 0 in UTC (`0000-01-01T00:00:00+01:00`, or
 /// `Timestamp::from_unix_seconds` of a large negative number) was accepted
 /// but displayed as `@-62167222800`, so a token or request holding it
