@@ -382,4 +382,50 @@ proptest! {
             prop_assert_eq!(keypolicy::Timestamp::from_unix_seconds(t.unix_seconds()).map(|s| s.unix_seconds()), Some(t.unix_seconds()));
         }
     }
+
+    /// No input panics the token parsers or `evaluate_token` (CI's guard
+    /// for what the `token_json` and `referer_eval` fuzz targets look for):
+    /// arbitrary strings as entries, usages, scopes, timestamps, token and
+    /// request JSON (also spliced into valid JSON), Referers and Origins.
+    #[test]
+    fn no_input_panics_the_token_parsers(
+        text in prop_oneof![
+            any::<String>(),
+            "[ -~]{0,48}",
+            "(https?://)?[a-zA-Z0-9.\\-_%@:\\[\\]\u{fc}\u{3002}]{0,32}(/[ -~]{0,12})?",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})",
+        ],
+        origin in prop::option::of("[ -~]{0,40}"),
+        fallback in any::<bool>(),
+        (spec, _) in token_and_requests(0),
+    ) {
+        let _ = text.parse::<keypolicy::AllowedUrl>().map(|u| u.to_string());
+        let _ = text.parse::<TokenUsage>();
+        let _ = text.parse::<TokenScope>();
+        let _ = text.parse::<keypolicy::Timestamp>().map(|t| t.to_string());
+        let _ = serde_json::from_str::<TokenPolicy>(&text);
+        let _ = serde_json::from_str::<TokenRequest<'_>>(&text);
+        let quoted = serde_json::to_string(&text).unwrap();
+        for json in [
+            format!(r#"{{"usage": "pk", "scopes": [], "allowedUrls": [{quoted}]}}"#),
+            format!(r#"{{"usage": "tk", "scopes": ["map:read"], "expires": {quoted}}}"#),
+            format!(r#"{{"usage": {quoted}, "scopes": [{quoted}]}}"#),
+            format!(r#"{{"scope": "styles:read", "referer": {quoted}, "now": {quoted}}}"#),
+        ] {
+            let _ = serde_json::from_str::<TokenPolicy>(&json);
+            let _ = serde_json::from_str::<TokenRequest<'_>>(&json);
+        }
+        let token = spec.build();
+        let mut request = TokenRequest::new(TokenScope::StylesRead).with_referer(text.as_str()).with_origin_fallback(fallback);
+        if let Some(o) = &origin {
+            request = request.with_origin(o.as_str());
+        }
+        let d = evaluate_token(&token, &request);
+        if let Some(AllowOrigin::Origin(o)) = d.allow_origin() {
+            prop_assert!(d.is_allowed());
+            prop_assert_eq!(Some(o), origin.as_deref());
+        }
+        let no_referer = TokenRequest::new(TokenScope::StylesRead).with_origin(text.as_str()).with_origin_fallback(true);
+        let _ = evaluate_token(&token, &no_referer);
+    }
 }
