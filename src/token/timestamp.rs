@@ -38,15 +38,39 @@ pub struct InvalidTimestamp {
     pub value: String,
 }
 
+/// The first and last instants RFC 3339 can write in UTC
+/// (`0000-01-01T00:00:00Z` and `9999-12-31T23:59:59.999999999Z`), in
+/// nanoseconds since the Unix epoch. Every `Timestamp` lies in between, so
+/// its `Display` form always parses back.
+const MIN_NANOS: i128 = -62_167_219_200 * 1_000_000_000;
+const MAX_NANOS: i128 = 253_402_300_800 * 1_000_000_000 - 1;
+
 impl Timestamp {
-    /// The instant `seconds` after the Unix epoch, if representable.
-    pub fn from_unix_seconds(seconds: i64) -> Option<Timestamp> {
-        OffsetDateTime::from_unix_timestamp(seconds).ok().map(Timestamp)
+    /// The instant `nanos` after the Unix epoch, if RFC 3339 can write it
+    /// in UTC.
+    fn from_unix_nanos(nanos: i128) -> Option<Timestamp> {
+        if !(MIN_NANOS..=MAX_NANOS).contains(&nanos) {
+            return None;
+        }
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).ok().map(Timestamp)
     }
 
-    /// Converts a `SystemTime` (e.g. `SystemTime::now()`).
+    /// The instant `seconds` after the Unix epoch, if representable: years
+    /// 0000 to 9999 in UTC, what RFC 3339 can write.
+    pub fn from_unix_seconds(seconds: i64) -> Option<Timestamp> {
+        Timestamp::from_unix_nanos(i128::from(seconds) * 1_000_000_000)
+    }
+
+    /// Converts a `SystemTime` (e.g. `SystemTime::now()`). A time outside
+    /// the years 0000 to 9999 saturates to the first or last representable
+    /// instant (a clock far in the future finds every `tk` token expired).
     pub fn from_system_time(time: SystemTime) -> Timestamp {
-        Timestamp(OffsetDateTime::from(time))
+        let nanos = match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
+            Err(before) => i128::try_from(before.duration().as_nanos()).map_or(i128::MIN, |n| -n),
+        };
+        let clamped = nanos.clamp(MIN_NANOS, MAX_NANOS);
+        Timestamp(OffsetDateTime::from_unix_timestamp_nanos(clamped).unwrap_or(OffsetDateTime::UNIX_EPOCH))
     }
 
     /// Whole seconds since the Unix epoch (rounded towards minus infinity).
@@ -58,18 +82,24 @@ impl Timestamp {
 impl FromStr for Timestamp {
     type Err = InvalidTimestamp;
 
+    /// RFC 3339 with any offset; the instant must fall in the years 0000
+    /// to 9999 in UTC (`9999-12-31T23:00:00-01:00` does not), so that it
+    /// can be written back.
     fn from_str(s: &str) -> Result<Self, InvalidTimestamp> {
+        // Through the Unix time: converting to UTC with `to_offset` panics
+        // when the UTC date leaves the supported years.
         OffsetDateTime::parse(s, &Rfc3339)
-            .map(|t| Timestamp(t.to_offset(time::UtcOffset::UTC)))
-            .map_err(|_| InvalidTimestamp { value: s.to_owned() })
+            .ok()
+            .and_then(|t| Timestamp::from_unix_nanos(t.unix_timestamp_nanos()))
+            .ok_or_else(|| InvalidTimestamp { value: s.to_owned() })
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Formatting a UTC instant with a four-digit year cannot fail; years
-        // outside 0..=9999 cannot be parsed from RFC 3339 in the first place,
-        // but `from_unix_seconds` can reach them, so fall back to seconds.
+        // Formatting a UTC instant with a four-digit year cannot fail, and
+        // every constructor keeps to years 0..=9999; the fallback to seconds
+        // only avoids a panic path.
         match self.0.format(&Rfc3339) {
             Ok(text) => f.write_str(&text),
             Err(_) => write!(f, "@{}", self.0.unix_timestamp()),
