@@ -314,13 +314,13 @@ proptest! {
                 None => {}
                 Some(Denial::TokenExpired) => {
                     prop_assert_eq!(spec.usage, TokenUsage::Temporary);
-                    prop_assert!(r.now.map_or(true, |n| n >= spec.expires.unwrap()));
+                    prop_assert!(r.now.is_none_or(|n| n >= spec.expires.unwrap()));
                     prop_assert_eq!(d.status(), 401);
                 }
                 Some(Denial::RefererRequired) => {
                     prop_assert!(token.is_url_restricted());
                     let origin_used = r.fallback && r.origin.as_deref().is_some_and(|o| !o.is_empty());
-                    prop_assert!(r.referer.as_deref().map_or(true, str::is_empty) && !origin_used, "{:?}", r);
+                    prop_assert!(r.referer.as_deref().is_none_or(str::is_empty) && !origin_used, "{:?}", r);
                 }
                 Some(Denial::RefererNotAllowed) => prop_assert!(token.is_url_restricted()),
                 Some(Denial::ScopeMissing) => prop_assert!(!token.scopes().contains(r.scope)),

@@ -185,7 +185,7 @@ fn host_matches(host: &str, entry: &Entry) -> bool {
 
 /// The scheme and port sentences.
 fn scheme_port_match(url: &Url, entry: &Entry) -> bool {
-    entry.scheme.as_deref().map_or(true, |s| s == url.scheme) && entry.port.map_or(true, |p| p == url.port)
+    entry.scheme.as_deref().is_none_or(|s| s == url.scheme) && entry.port.is_none_or(|p| p == url.port)
 }
 
 /// "a path with `.` or `..` segments never matches" (also spelled `%2e`).
@@ -219,7 +219,7 @@ fn model(spec: &TokenSpec, r: &ReqSpec) -> Outcome {
     // Expiry first: "a tk token whose expires is at or before the
     // request's now"; no `now` fails closed.
     if let Some(expires) = spec.expires {
-        if r.now.map_or(true, |now| expires <= now) {
+        if r.now.is_none_or(|now| expires <= now) {
             return any(Some(Denial::TokenExpired));
         }
     }
