@@ -31,35 +31,8 @@ use keypolicy::{
     TokenScope, TokenUsage, MAX_ORIGIN_LEN,
 };
 
-/// The typical web key's ten `allowed_domains`, written the way users
-/// write them: with schemes, ports, `www.`, upper case, one Unicode name
-/// and one wildcard.
-const WEB_DOMAINS: [&str; 10] = [
-    "https://www.mappinest.com",
-    "app.example.com",
-    "http://localhost:3000",
-    "https://staging.example.com",
-    "maps.example.org",
-    "https://Dashboard.Example.NET",
-    "www.shop.example.co.uk",
-    "blog.example.io:8443",
-    "münchen.de",
-    "*.cdn.example.com",
-];
-
-/// The typical web key's ten `allowed_tilesets`.
-const WEB_TILESETS: [&str; 10] = [
-    "alice.streets-v2",
-    "alice.satellite",
-    "alice.terrain",
-    "alice.outdoors",
-    "alice.light",
-    "alice.dark",
-    "bob.transit",
-    "bob.bikes",
-    "bob.hillshade",
-    "carol.buildings",
-];
+mod common;
+use common::{WEB_DOMAINS, WEB_TILESETS};
 
 /// The typical web key: 10 domains, 4 scopes, 10 tilesets.
 fn web_key() -> KeyPolicy {

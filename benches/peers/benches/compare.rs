@@ -23,32 +23,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use keypolicy_peers::{Cedar, Engine, Input, KeySpec, Keypolicy, Naive, RegoInterpreter, RegoVm};
 
-/// The typical web key's domains: the same as in `benches/evaluate.rs`.
-const WEB_DOMAINS: [&str; 10] = [
-    "https://www.mappinest.com",
-    "app.example.com",
-    "http://localhost:3000",
-    "https://staging.example.com",
-    "maps.example.org",
-    "https://Dashboard.Example.NET",
-    "www.shop.example.co.uk",
-    "blog.example.io:8443",
-    "münchen.de",
-    "*.cdn.example.com",
-];
-
-const WEB_TILESETS: [&str; 10] = [
-    "alice.streets-v2",
-    "alice.satellite",
-    "alice.terrain",
-    "alice.outdoors",
-    "alice.light",
-    "alice.dark",
-    "bob.transit",
-    "bob.bikes",
-    "bob.hillshade",
-    "carol.buildings",
-];
+#[path = "../../common/mod.rs"]
+mod common;
+use common::{WEB_DOMAINS, WEB_TILESETS};
 
 const SCOPES: [&str; 4] = ["tiles:read", "styles:read", "static:read", "export:read"];
 
