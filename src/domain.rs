@@ -14,7 +14,7 @@ use crate::hash::{FastSet, StrSet};
 use crate::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
-use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, Origin};
+use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, split_scheme, Origin};
 
 /// What is wrong with one `allowed_domains` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,13 +165,6 @@ impl fmt::Display for DomainEntry {
             Entry::App(origin) => f.write_str(origin),
         }
     }
-}
-
-/// Splits `scheme://rest`, where the scheme ends before any path, query or
-/// fragment: in `example.com/?next=https://x` the `://` is in the query.
-fn split_scheme(entry: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = entry.split_once("://")?;
-    (!scheme.contains(['/', '?', '#'])).then_some((scheme, rest))
 }
 
 /// Removes one leading `www.` label, on entries and Origins alike:

@@ -56,13 +56,56 @@ impl Origin<'_> {
     }
 }
 
+/// `http` or `https`: the only schemes an allowed URL, a usable Referer
+/// and a web (not app-scheme) Origin may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum WebScheme {
+    Http,
+    Https,
+}
+
+impl WebScheme {
+    /// Parses `http` or `https` in any case.
+    pub(crate) fn parse(scheme: &str) -> Option<WebScheme> {
+        // `http` then an optional `s`: one comparison instead of two (this
+        // runs on every Origin).
+        if !scheme.get(..4).is_some_and(|http| http.eq_ignore_ascii_case("http")) {
+            return None;
+        }
+        match scheme.get(4..) {
+            Some("") => Some(WebScheme::Http),
+            Some(s) if s.eq_ignore_ascii_case("s") => Some(WebScheme::Https),
+            _ => None,
+        }
+    }
+
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            WebScheme::Http => "http",
+            WebScheme::Https => "https",
+        }
+    }
+
+    /// The port a URL of this scheme uses when it names none.
+    pub(crate) const fn default_port(self) -> u16 {
+        match self {
+            WebScheme::Http => 80,
+            WebScheme::Https => 443,
+        }
+    }
+}
+
 /// `http` or `https`, in any case.
 pub(crate) fn is_web_scheme(scheme: &str) -> bool {
-    // `http` then an optional `s`: one comparison instead of two.
-    scheme.get(..4).is_some_and(|http| http.eq_ignore_ascii_case("http"))
-        && scheme
-            .get(4..)
-            .is_some_and(|s| s.is_empty() || s.eq_ignore_ascii_case("s"))
+    WebScheme::parse(scheme).is_some()
+}
+
+/// Splits `scheme://rest` in an allowlist entry, where the scheme ends
+/// before any path, query or fragment: in `example.com/?next=https://x` the
+/// `://` is in the query, and the entry has no scheme.
+pub(crate) fn split_scheme(entry: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = entry.split_once("://")?;
+    (!scheme.contains(['/', '?', '#'])).then_some((scheme, rest))
 }
 
 /// A valid URL scheme: a letter, then letters, digits, `+`, `-`, `.`.

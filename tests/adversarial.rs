@@ -5,9 +5,7 @@
 //! and why. Every case asserts allow/deny and the reason, and that the CORS
 //! headers never echo a denied Origin.
 //!
-//! The Referer half (token URL restrictions) comes with the token side: a
-//! `tests/data/adversarial_referers.tsv` read by a `referer_corpus` test
-//! below the `// Referer` marker.
+//! The Referer half (token URL restrictions) is `tests/adversarial_referers.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -189,8 +187,3 @@ fn unescape_decodes_the_corpus_syntax() {
     );
     assert_eq!(unescape("{{a.*2}}x"), "a.a.x");
 }
-
-// ---------------------------------------------------------------------------
-// Referer
-// ---------------------------------------------------------------------------
-// Token URL restrictions (Referer) are not built yet; their corpus goes here.

@@ -15,46 +15,10 @@ use std::str::FromStr;
 
 use crate::hash::FastMap;
 use crate::host::{normalize_entry_host, HostError, NormalizedHost};
-use crate::origin::{is_valid_scheme, parse_port, split_host_port};
+use crate::origin::{is_valid_scheme, parse_port, split_host_port, split_scheme, WebScheme};
 
 /// The most `allowedUrls` entries a token may have.
 pub const MAX_ALLOWED_URLS: usize = 100;
-
-/// `http` or `https`: the only schemes an allowed URL or a usable Referer
-/// may have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum WebScheme {
-    Http,
-    Https,
-}
-
-impl WebScheme {
-    /// Parses `http` or `https` in any case.
-    pub(crate) fn parse(scheme: &str) -> Option<WebScheme> {
-        if scheme.eq_ignore_ascii_case("https") {
-            Some(WebScheme::Https)
-        } else if scheme.eq_ignore_ascii_case("http") {
-            Some(WebScheme::Http)
-        } else {
-            None
-        }
-    }
-
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            WebScheme::Http => "http",
-            WebScheme::Https => "https",
-        }
-    }
-
-    /// The port a URL of this scheme uses when it names none.
-    pub(crate) const fn default_port(self) -> u16 {
-        match self {
-            WebScheme::Http => 80,
-            WebScheme::Https => 443,
-        }
-    }
-}
 
 /// What is wrong with one `allowedUrls` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,7 +188,7 @@ impl FromStr for AllowedUrl {
         if input.contains(['?', '#']) {
             return Err(AllowedUrlError::QueryOrFragment);
         }
-        let (scheme, rest) = match input.split_once("://") {
+        let (scheme, rest) = match split_scheme(input) {
             Some((scheme, rest)) => {
                 if !is_valid_scheme(scheme) {
                     return Err(AllowedUrlError::Unparseable);
@@ -409,6 +373,12 @@ mod tests {
         assert_eq!(norm("example.com/{x}").unwrap(), "example.com/%7Bx%7D");
         assert_eq!(norm("münchen.de/karte").unwrap(), "xn--mnchen-3ya.de/karte");
         assert_eq!(norm("under_score.example.com").unwrap(), "under_score.example.com");
+        // A `://` inside the path is not a scheme (the rule domain entries share).
+        assert_eq!(norm("example.com/r/https://x").unwrap(), "example.com/r/https://x");
+        assert_eq!(
+            norm("https://example.com/r/http://x").unwrap(),
+            "https://example.com/r/http://x"
+        );
     }
 
     #[test]

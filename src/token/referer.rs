@@ -9,8 +9,7 @@
 //! and never matches. Parsing borrows from the header and never allocates.
 
 use crate::host::{parse_ascii_host, HostRef};
-use crate::origin::parse_port;
-use crate::token::allowed_url::WebScheme;
+use crate::origin::{parse_port, WebScheme};
 
 /// The longest `Referer` header value looked at, in bytes. Browsers
 /// truncate longer referrers to their origin at 4,096 bytes, so a longer
