@@ -1,4 +1,4 @@
-//! Criterion benchmarks of `keypolicy::evaluate`, `evaluate_token` and of
+//! Criterion benchmarks of `keypolicy::evaluate_key`, `evaluate_token` and of
 //! building policies.
 //!
 //! Every case is named `group/case` so that criterion's output reads as a
@@ -26,10 +26,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use keypolicy::{
-    evaluate, evaluate_token, Denial, KeyPolicy, KeyRequest, KeyType, Resource, Scope, TokenPolicy, TokenRequest,
-    TokenScope, TokenUsage, MAX_ORIGIN_LEN,
-};
+use keypolicy::key::{KeyScope, KeyType, Resource, MAX_ORIGIN_LEN};
+use keypolicy::token::{TokenScope, TokenUsage};
+use keypolicy::{evaluate_key, evaluate_token, Denial, KeyPolicy, KeyRequest, TokenPolicy, TokenRequest};
 
 mod common;
 use common::{WEB_DOMAINS, WEB_TILESETS};
@@ -38,7 +37,7 @@ use common::{WEB_DOMAINS, WEB_TILESETS};
 fn web_key() -> KeyPolicy {
     KeyPolicy::builder()
         .key_type(KeyType::Web)
-        .scopes(Scope::ALL)
+        .scopes(KeyScope::ALL)
         .allowed_domains(WEB_DOMAINS)
         .allowed_tilesets(WEB_TILESETS)
         .build()
@@ -56,7 +55,7 @@ fn allowlist_10k_domains() -> Vec<String> {
 fn allowlist_10k() -> KeyPolicy {
     KeyPolicy::builder()
         .key_type(KeyType::Web)
-        .scopes(Scope::ALL)
+        .scopes(KeyScope::ALL)
         .allowed_domains(allowlist_10k_domains())
         .allowed_tilesets(WEB_TILESETS)
         .build()
@@ -100,10 +99,10 @@ fn bench_cases(c: &mut Criterion, group: &str, policy: &KeyPolicy, cases: &[Case
     let mut g = c.benchmark_group(group);
     for case in cases {
         let request = case.request();
-        let got = evaluate(policy, &request).denial();
+        let got = evaluate_key(policy, &request).denial();
         assert_eq!(got, case.expected, "{group}/{}: wrong decision", case.name);
         g.bench_function(case.name, |b| {
-            b.iter(|| evaluate(black_box(policy), black_box(&request)))
+            b.iter(|| evaluate_key(black_box(policy), black_box(&request)))
         });
     }
     g.finish();
@@ -155,7 +154,7 @@ fn web_key_cases(c: &mut Criterion) {
     // and must match the entry's IDNA ASCII form.
     let unicode = KeyPolicy::builder()
         .key_type(KeyType::Web)
-        .scopes(Scope::ALL)
+        .scopes(KeyScope::ALL)
         .allowed_domains([
             "münchen.de",
             "bücher.example",
@@ -192,7 +191,7 @@ fn allowlist_10() -> KeyPolicy {
     let exact = [0, 1, 2, 3, 4, 5000, 6, 7, 8].map(|i| format!("https://host-{i}.customer-{}.example.org", i % 97));
     KeyPolicy::builder()
         .key_type(KeyType::Web)
-        .scopes(Scope::ALL)
+        .scopes(KeyScope::ALL)
         .allowed_domains(exact.into_iter().chain(["*.zone-500.example.net".to_owned()]))
         .allowed_tilesets(WEB_TILESETS)
         .build()

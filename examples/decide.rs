@@ -21,9 +21,9 @@
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
-use keypolicy::{
-    evaluate, evaluate_token, Decision, Denial, KeyPolicy, KeyRequest, Resource, TokenPolicy, TokenRequest, TokenScope,
-};
+use keypolicy::key::Resource;
+use keypolicy::token::TokenScope;
+use keypolicy::{evaluate_key, evaluate_token, Decision, Denial, KeyPolicy, KeyRequest, TokenPolicy, TokenRequest};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -171,7 +171,7 @@ fn main() -> ExitCode {
 fn single(policy_path: &str, request: &KeyRequest<'_>, json: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(policy_path).map_err(|e| format!("{policy_path}: {e}"))?;
     let policy: KeyPolicy = serde_json::from_str(&text).map_err(|e| format!("{policy_path}: {e}"))?;
-    let decision = evaluate(&policy, request);
+    let decision = evaluate_key(&policy, request);
     if json {
         println!("{}", serde_json::to_string(&decision).map_err(|e| e.to_string())?);
     } else {
@@ -239,7 +239,7 @@ fn verdict(decision: &Decision<'_>, explain: impl FnOnce(Denial) -> String) -> S
         Some(denial) => format!(
             "DENIED ({} {}): {}\n  rule: {}\n",
             decision.status(),
-            denial.code(),
+            denial.reason(),
             denial.message(),
             explain(denial)
         ),
@@ -339,7 +339,7 @@ fn decide_line(line: &str) -> String {
             Ok(LineKind { token: Some(_), .. }) => decide_token_line(line),
             _ => serde_json::from_str::<KeyLine<'_>>(line)
                 .map_err(|e| e.to_string())
-                .and_then(|l| serde_json::to_string(&evaluate(&l.policy, &l.request)).map_err(|e| e.to_string())),
+                .and_then(|l| serde_json::to_string(&evaluate_key(&l.policy, &l.request)).map_err(|e| e.to_string())),
         }
     };
     decided.unwrap_or_else(|error| serde_json::json!({ "error": error }).to_string())

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Why a request was denied. Each denial has a stable snake_case
-/// [`code`](Denial::code), an HTTP [`status`](Denial::status) and a human
+/// [`code`](Denial::reason), an HTTP [`status`](Denial::status) and a human
 /// [`message`](Denial::message).
 ///
 /// `#[non_exhaustive]`: new rules may add new reasons; match with a
@@ -31,7 +31,7 @@ pub enum Denial {
 
 impl Denial {
     /// The stable reason code, e.g. `origin_not_allowed`.
-    pub const fn code(self) -> &'static str {
+    pub const fn reason(self) -> &'static str {
         match self {
             Denial::OriginRequired => "origin_required",
             Denial::OriginInvalid => "origin_invalid",
@@ -69,7 +69,7 @@ impl Denial {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message(), self.code())
+        write!(f, "{} ({})", self.message(), self.reason())
     }
 }
 
@@ -114,7 +114,7 @@ impl Vary {
     }
 }
 
-/// The result of [`evaluate`](crate::evaluate): allowed or denied with a
+/// The result of [`evaluate_key`](crate::evaluate): allowed or denied with a
 /// [`Denial`], plus the CORS headers to send. Borrows the request's Origin
 /// when it echoes it, so building one never allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,7 +169,7 @@ impl<'r> Decision<'r> {
     /// The reason code of a denial (`None` when allowed).
     pub const fn reason(&self) -> Option<&'static str> {
         match self.denial {
-            Some(denial) => Some(denial.code()),
+            Some(denial) => Some(denial.reason()),
             None => None,
         }
     }
@@ -240,7 +240,7 @@ mod tests {
             (Denial::TokenExpired, "token_expired", 401),
         ];
         for (denial, code, status) in all {
-            assert_eq!((denial.code(), denial.status()), (code, status));
+            assert_eq!((denial.reason(), denial.status()), (code, status));
         }
     }
 

@@ -1,5 +1,5 @@
 //! Adapters between the [`http`] 1.x crate's types and
-//! [`evaluate`](crate::evaluate) / [`evaluate_token`](crate::evaluate_token):
+//! [`evaluate_key`](crate::evaluate) / [`evaluate_token`](crate::evaluate_token):
 //! a [`KeyRequest`] or [`TokenRequest`] from a request's [`Parts`], the key
 //! or access token from the query string, and a [`Decision`] as response
 //! headers and a JSON error body.
@@ -10,7 +10,8 @@
 //!
 //! ```
 //! use keypolicy::http::{credential_from_query, key_request, apply_cors, denial_response, Target};
-//! use keypolicy::{evaluate, KeyPolicy, KeyType, Resource};
+//! use keypolicy::{evaluate_key, KeyPolicy};
+//! use keypolicy::key::{KeyType, Resource};
 //!
 //! let policy = KeyPolicy::builder()
 //!     .key_type(KeyType::Web)
@@ -29,7 +30,7 @@
 //! // Your policy lookup goes here; then decide and answer.
 //! let target = Target::new(Resource::Tiles).with_tileset("alice.streets");
 //! let request = key_request(&parts, &target);
-//! let decision = evaluate(&policy, &request);
+//! let decision = evaluate_key(&policy, &request);
 //! assert!(denial_response::<String>(&decision).is_none());
 //!
 //! let mut response = http::Response::new("tile bytes");
@@ -47,11 +48,11 @@ use ::http::request::Parts;
 use ::http::{Response, StatusCode};
 
 use crate::decision::{AllowOrigin, Decision};
-use crate::request::KeyRequest;
-use crate::scope::Resource;
-use crate::token::request::TokenRequest;
-use crate::token::scope::TokenScope;
-use crate::token::timestamp::Timestamp;
+use crate::key::KeyRequest;
+use crate::key::Resource;
+use crate::token::Timestamp;
+use crate::token::TokenRequest;
+use crate::token::TokenScope;
 
 /// What stands in for an `Origin` (or `Referer`) header that was sent but
 /// cannot be read: repeated, or not visible ASCII. It contains a space, so
@@ -210,7 +211,7 @@ pub fn single_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Op
         .map_err(|_| HeaderError::NotVisibleAscii { name: name.clone() })
 }
 
-/// A header for [`evaluate`](crate::evaluate): its single value, `None`
+/// A header for [`evaluate_key`](crate::evaluate): its single value, `None`
 /// when absent, and [`INVALID_HEADER`] when it cannot be read.
 fn header_for_evaluation<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     single_header(headers, name).unwrap_or(Some(INVALID_HEADER))
@@ -222,7 +223,7 @@ fn header_for_evaluation<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Optio
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Target<'a> {
-    /// What is requested (API keys need its [`Scope`](crate::Scope)).
+    /// What is requested (API keys need its [`KeyScope`](crate::key::KeyScope)).
     pub resource: Resource,
     /// The tileset(s) named, e.g. `alice.streets` or a composite
     /// `alice.streets,bob.terrain`; `None` when the request names none.
@@ -290,7 +291,8 @@ pub fn key_request<'a>(parts: &'a Parts, target: &'a Target<'_>) -> KeyRequest<'
 ///
 /// ```
 /// use keypolicy::http::token_request;
-/// use keypolicy::{evaluate_token, Timestamp, TokenPolicy, TokenScope, TokenUsage};
+/// use keypolicy::{evaluate_token, TokenPolicy};
+/// use keypolicy::token::{Timestamp, TokenScope, TokenUsage};
 ///
 /// let token = TokenPolicy::builder(TokenUsage::Public)
 ///     .scope(TokenScope::StylesTiles)
@@ -391,19 +393,20 @@ pub fn error_response<B: From<String>>(status: StatusCode, message: &str, reason
 ///
 /// ```
 /// use keypolicy::http::denial_response;
-/// use keypolicy::{evaluate, KeyPolicy, KeyRequest, KeyType, Resource};
+/// use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
+/// use keypolicy::key::{KeyType, Resource};
 /// let policy = KeyPolicy::builder().key_type(KeyType::Web).build()?;
 /// let request = KeyRequest::new(Resource::Tiles); // no Origin
-/// let response = denial_response::<String>(&evaluate(&policy, &request)).unwrap();
+/// let response = denial_response::<String>(&evaluate_key(&policy, &request)).unwrap();
 /// assert_eq!(response.status(), 403);
 /// assert_eq!(response.headers()["vary"], "Origin");
 /// assert!(response.body().contains(r#""reason":"origin_required""#));
-/// # Ok::<(), keypolicy::PolicyError>(())
+/// # Ok::<(), keypolicy::key::KeyPolicyError>(())
 /// ```
 pub fn denial_response<B: From<String>>(decision: &Decision<'_>) -> Option<Response<B>> {
     let denial = decision.denial()?;
     let status = StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::FORBIDDEN);
-    let mut response = error_response(status, denial.message(), denial.code());
+    let mut response = error_response(status, denial.message(), denial.reason());
     apply_cors(decision, response.headers_mut());
     Some(response)
 }
@@ -411,7 +414,8 @@ pub fn denial_response<B: From<String>>(decision: &Decision<'_>) -> Option<Respo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{evaluate, Denial, KeyPolicy, KeyType};
+    use crate::key::KeyType;
+    use crate::{evaluate_key, Denial, KeyPolicy};
 
     fn parts(build: impl FnOnce(::http::request::Builder) -> ::http::request::Builder) -> Parts {
         build(::http::Request::get("/t?key=k")).body(()).unwrap().into_parts().0
@@ -520,23 +524,24 @@ mod tests {
         for p in [&twice, &binary] {
             let request = key_request(p, &target);
             assert_eq!(request.origin.as_deref(), Some(INVALID_HEADER));
-            assert_eq!(evaluate(&web, &request).denial(), Some(Denial::OriginInvalid));
-            assert!(evaluate(&open, &request).is_allowed());
+            assert_eq!(evaluate_key(&web, &request).denial(), Some(Denial::OriginInvalid));
+            assert!(evaluate_key(&open, &request).is_allowed());
         }
         let ok = parts(|b| b.header("origin", "https://a.com"));
         let request = key_request(&ok, &target);
         assert_eq!(request.tileset.as_deref(), Some("alice.streets"));
-        assert!(evaluate(&web, &request).is_allowed());
+        assert!(evaluate_key(&web, &request).is_allowed());
         let none = parts(|b| b);
         assert_eq!(
-            evaluate(&web, &key_request(&none, &target)).denial(),
+            evaluate_key(&web, &key_request(&none, &target)).denial(),
             Some(Denial::OriginRequired)
         );
     }
 
     #[test]
     fn token_requests_read_referer_and_origin_once() {
-        use crate::{evaluate_token, TokenPolicy, TokenUsage};
+        use crate::token::TokenUsage;
+        use crate::{evaluate_token, TokenPolicy};
         let restricted = TokenPolicy::builder(TokenUsage::Public)
             .scope(TokenScope::StylesTiles)
             .allowed_urls(["http://localhost"])
@@ -596,7 +601,7 @@ mod tests {
         let target = Target::new(Resource::Styles);
         let p = parts(|b| b.header("origin", "https://a.com"));
         let request = key_request(&p, &target);
-        let decision = evaluate(&web, &request);
+        let decision = evaluate_key(&web, &request);
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -608,7 +613,7 @@ mod tests {
         // Denied for an origin-rule key: the service's own `*` is removed.
         let none = parts(|b| b);
         let request = key_request(&none, &target);
-        let decision = evaluate(&web, &request);
+        let decision = evaluate_key(&web, &request);
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         apply_cors(&decision, &mut headers);
@@ -618,9 +623,12 @@ mod tests {
 
     #[test]
     fn denials_become_json_responses() {
-        let scoped = KeyPolicy::builder().scope(crate::Scope::StylesRead).build().unwrap();
+        let scoped = KeyPolicy::builder()
+            .scope(crate::key::KeyScope::StylesRead)
+            .build()
+            .unwrap();
         let request = KeyRequest::new(Resource::Tiles);
-        let response: Response<String> = denial_response(&evaluate(&scoped, &request)).unwrap();
+        let response: Response<String> = denial_response(&evaluate_key(&scoped, &request)).unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
@@ -633,7 +641,7 @@ mod tests {
             )
         );
         let open = KeyPolicy::unrestricted();
-        assert!(denial_response::<String>(&evaluate(&open, &request)).is_none());
+        assert!(denial_response::<String>(&evaluate_key(&open, &request)).is_none());
     }
 
     #[test]

@@ -6,26 +6,27 @@
 //! Map platforms put keys in URLs (`?key=…`), so keys leak by design; what
 //! protects an account is the key's policy — its type, scopes, allowed
 //! domains and allowed tilesets. Tile servers check that policy on every
-//! tile request, so [`evaluate`] is a pure function that reads a policy
+//! tile request, so [`evaluate_key`] is a pure function that reads a policy
 //! compiled once ([`KeyPolicy`]) and a borrowed request ([`KeyRequest`]):
 //! no I/O, no clock, no global state, and no heap allocation for ASCII
 //! Origin headers.
 //!
 //! ```
-//! use keypolicy::{evaluate, Denial, KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+//! use keypolicy::{evaluate_key, Denial, KeyPolicy, KeyRequest};
+//! use keypolicy::key::{KeyType, Resource, KeyScope};
 //!
 //! let policy = KeyPolicy::builder()
 //!     .key_type(KeyType::Web)
-//!     .scope(Scope::TilesRead)
+//!     .scope(KeyScope::TilesRead)
 //!     .allowed_domains(["https://www.mappinest.com"])
 //!     .build()?;
 //!
 //! let ok = KeyRequest::new(Resource::Tiles).with_origin("https://mappinest.com");
-//! assert!(evaluate(&policy, &ok).is_allowed());
+//! assert!(evaluate_key(&policy, &ok).is_allowed());
 //!
 //! let foreign = KeyRequest::new(Resource::Tiles).with_origin("https://evil.example");
-//! assert_eq!(evaluate(&policy, &foreign).denial(), Some(Denial::OriginNotAllowed));
-//! # Ok::<(), keypolicy::PolicyError>(())
+//! assert_eq!(evaluate_key(&policy, &foreign).denial(), Some(Denial::OriginNotAllowed));
+//! # Ok::<(), keypolicy::key::KeyPolicyError>(())
 //! ```
 //!
 //! Access tokens in the Mapbox Tokens API's model — `pk`/`sk`/`tk` usage,
@@ -34,7 +35,8 @@
 //! [`TokenPolicy`] and a [`TokenRequest`], with the same [`Decision`]:
 //!
 //! ```
-//! use keypolicy::{evaluate_token, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+//! use keypolicy::{evaluate_token, TokenPolicy, TokenRequest};
+//! use keypolicy::token::{TokenScope, TokenUsage};
 //!
 //! let token = TokenPolicy::builder(TokenUsage::Public)
 //!     .scope(TokenScope::StylesRead)
@@ -42,7 +44,7 @@
 //!     .build()?;
 //! let request = TokenRequest::new(TokenScope::StylesRead).with_referer("https://docs.example.com/maps/paris");
 //! assert!(evaluate_token(&token, &request).is_allowed());
-//! # Ok::<(), keypolicy::TokenPolicyError>(())
+//! # Ok::<(), keypolicy::token::TokenPolicyError>(())
 //! ```
 //!
 //! ## Design notes
@@ -56,48 +58,30 @@
 //!   `scheme://host[:port]`, so anything else did not come from one.
 //! * **Normalization is shared.** Allowlist entries and request headers
 //!   go through the same host grammar, so what an entry allows is exactly
-//!   what its normalized spelling allows (see [`DomainEntry`]).
+//!   what its normalized spelling allows (see [`AllowedDomain`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod decision;
-mod domain;
-mod evaluate;
 mod hash;
-mod host;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+pub mod key;
 #[cfg(feature = "serde")]
-mod json;
-mod origin;
-mod policy;
-mod request;
-mod scope;
-mod tileset;
-mod token;
+mod serde_util;
+mod syntax;
+pub mod token;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
 pub use decision::{AllowOrigin, Decision, Denial, Vary};
-pub use domain::{DomainEntry, DomainError};
-pub use evaluate::evaluate;
-pub use host::HostError;
-pub use origin::MAX_ORIGIN_LEN;
-pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyType, PolicyError};
-pub use request::KeyRequest;
-pub use scope::{Resource, Scope, ScopeSet, UnknownResource, UnknownScope};
-pub use tileset::{TilesetError, TilesetPattern};
-pub use token::allowed_url::{AllowedUrl, AllowedUrlError, MAX_ALLOWED_URLS};
-pub use token::evaluate::evaluate_token;
-pub use token::policy::{TokenPolicy, TokenPolicyBuilder, TokenPolicyError, TokenUsage};
-pub use token::referer::MAX_REFERER_LEN;
-pub use token::request::{TokenRequest, TokenRequestError};
-pub use token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
-pub use token::timestamp::{InvalidTimestamp, Timestamp};
+pub use key::{evaluate_key, KeyPolicy, KeyRequest};
+pub use syntax::host::HostError;
+pub use token::{evaluate_token, TokenPolicy, TokenRequest};
 
 /// The README's Rust snippets, compiled and run as doc tests.
 #[cfg(all(doctest, feature = "serde"))]

@@ -12,7 +12,7 @@
 //!   (the resource, the tileset(s) named and the scope a token needs),
 //!   usually from the path.
 //!
-//! API keys arrive as `?key=` and are judged by [`evaluate`] on the
+//! API keys arrive as `?key=` and are judged by [`evaluate_key`] on the
 //! `Origin` header; access tokens arrive as `?access_token=` and are
 //! judged by [`evaluate_token`] on the `Referer` (and, for the CORS
 //! answer, `Origin`) header, at the server's current time.
@@ -36,7 +36,8 @@
 //! use http::request::Parts;
 //! use keypolicy::http::Target;
 //! use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
-//! use keypolicy::{KeyPolicy, Resource};
+//! use keypolicy::KeyPolicy;
+//! use keypolicy::key::Resource;
 //! use tower::{Layer, Service, ServiceExt};
 //!
 //! // Key string → policy; `KeyStore::replace` swaps the whole map atomically.
@@ -95,15 +96,15 @@ use ::http::request::Parts;
 use ::http::{Method, Request, Response, StatusCode};
 
 use crate::decision::{Decision, Denial};
-use crate::evaluate::evaluate;
 use crate::http::{
     apply_cors, credential_from_query, denial_response, error_response, key_request, token_request, CredentialKind,
     Target,
 };
-use crate::policy::KeyPolicy;
-use crate::token::evaluate::evaluate_token;
-use crate::token::policy::TokenPolicy;
-use crate::token::timestamp::Timestamp;
+use crate::key::evaluate_key;
+use crate::key::KeyPolicy;
+use crate::token::evaluate_token;
+use crate::token::Timestamp;
+use crate::token::TokenPolicy;
 
 /// The message of every 401 answer.
 pub const MISSING_OR_INVALID_KEY: &str = "Missing or invalid key";
@@ -432,7 +433,7 @@ where
         let cors = match &policy {
             Credential::Key(policy) => {
                 let request = key_request(parts, &target);
-                let decision = evaluate(policy, &request);
+                let decision = evaluate_key(policy, &request);
                 if let Some(response) = denial_response(&decision) {
                     return Verdict::Answer(response);
                 }
@@ -443,7 +444,7 @@ where
                     // No token scope covers this resource: no token may use it.
                     let denial = Denial::ScopeMissing;
                     let status = StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::FORBIDDEN);
-                    return Verdict::Answer(error_response(status, denial.message(), denial.code()));
+                    return Verdict::Answer(error_response(status, denial.message(), denial.reason()));
                 };
                 let now = Timestamp::from_system_time(SystemTime::now());
                 let request =
@@ -574,7 +575,7 @@ fn polled_again<B: From<String>>() -> Response<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KeyType, Resource, Scope};
+    use crate::key::{KeyScope, KeyType, Resource};
     use std::convert::Infallible;
     use std::task::Waker;
     use tower::{Layer, Service};
@@ -606,17 +607,17 @@ mod tests {
     fn store() -> KeyStore {
         let web = KeyPolicy::builder()
             .key_type(KeyType::Web)
-            .scope(Scope::TilesRead)
+            .scope(KeyScope::TilesRead)
             .allowed_domains(["a.com"])
             .build()
             .unwrap();
-        let url_token = TokenPolicy::builder(crate::TokenUsage::Public)
-            .scope(crate::TokenScope::StylesTiles)
+        let url_token = TokenPolicy::builder(crate::token::TokenUsage::Public)
+            .scope(crate::token::TokenScope::StylesTiles)
             .allowed_urls(["https://a.com/maps"])
             .build()
             .unwrap();
-        let expired = TokenPolicy::builder(crate::TokenUsage::Temporary)
-            .scope(crate::TokenScope::StylesTiles)
+        let expired = TokenPolicy::builder(crate::token::TokenUsage::Temporary)
+            .scope(crate::token::TokenScope::StylesTiles)
             .expires(Timestamp::from_unix_seconds(1_600_000_000).unwrap())
             .build()
             .unwrap();

@@ -17,7 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use keypolicy::{evaluate, AllowOrigin, KeyPolicy, KeyRequest, KeyType, Resource};
+use keypolicy::key::{KeyType, Resource};
+use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy, KeyRequest};
 
 mod corpus;
 use corpus::unescape;
@@ -134,7 +135,7 @@ fn origin_corpus_decisions() {
         if let Some(v) = &c.value {
             request = request.with_origin(v.as_str());
         }
-        let d = evaluate(&policy, &request);
+        let d = evaluate_key(&policy, &request);
         let got = d.reason().unwrap_or("allow");
         if got != c.expected {
             let shown: String = c.value.as_deref().unwrap_or("<absent>").chars().take(80).collect();
@@ -172,7 +173,7 @@ fn origin_corpus_is_ignored_without_an_origin_rule() {
             if let Some(v) = &c.value {
                 request = request.with_origin(v.as_str());
             }
-            let d = evaluate(&policy, &request);
+            let d = evaluate_key(&policy, &request);
             assert!(d.is_allowed(), "{key_type} line {}", c.line);
             assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
         }

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use keypolicy::{evaluate_token, AllowOrigin, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+use keypolicy::token::{TokenScope, TokenUsage};
+use keypolicy::{evaluate_token, AllowOrigin, TokenPolicy, TokenRequest};
 
 mod corpus;
 use corpus::unescape;

@@ -11,10 +11,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use keypolicy::{
-    evaluate, evaluate_token, KeyPolicy, KeyRequest, KeyType, Resource, Scope, Timestamp, TokenPolicy, TokenRequest,
-    TokenScope, TokenUsage,
-};
+use keypolicy::key::{KeyScope, KeyType, Resource};
+use keypolicy::token::{Timestamp, TokenScope, TokenUsage};
+use keypolicy::{evaluate_key, evaluate_token, KeyPolicy, KeyRequest, TokenPolicy, TokenRequest};
 
 /// Counts allocations made by the current thread, so that tests running in
 /// parallel threads do not disturb each other's counts.
@@ -81,7 +80,7 @@ fn key_evaluation_never_allocates_for_ascii_origins() {
     let policies = [
         KeyPolicy::builder()
             .key_type(KeyType::Web)
-            .scopes([Scope::TilesRead, Scope::StylesRead])
+            .scopes([KeyScope::TilesRead, KeyScope::StylesRead])
             .allowed_domains(domains)
             .allowed_tilesets(["alice.streets", "bob.*"])
             .build()
@@ -89,7 +88,7 @@ fn key_evaluation_never_allocates_for_ascii_origins() {
         KeyPolicy::builder().key_type(KeyType::Web).build().unwrap(),
         KeyPolicy::builder()
             .key_type(KeyType::Server)
-            .scope(Scope::ExportRead)
+            .scope(KeyScope::ExportRead)
             .build()
             .unwrap(),
         KeyPolicy::unrestricted(),
@@ -128,7 +127,7 @@ fn key_evaluation_never_allocates_for_ascii_origins() {
                     let mut request = KeyRequest::new(resource);
                     request.origin = origin.map(Into::into);
                     request.tileset = tileset.map(Into::into);
-                    let n = allocations(|| evaluate(policy, &request));
+                    let n = allocations(|| evaluate_key(policy, &request));
                     assert_eq!(n, 0, "{origin:?} {tileset:?} {resource:?}");
                     evaluated += 1;
                 }
@@ -144,7 +143,7 @@ fn key_evaluation_never_allocates_for_ascii_origins() {
 fn unknown_punycode_is_validated() {
     let policy = KeyPolicy::builder().allowed_domains(["münchen.de"]).build().unwrap();
     let request = KeyRequest::new(Resource::Tiles).with_origin("https://xn--zz.de");
-    assert_eq!(evaluate(&policy, &request).reason(), Some("origin_invalid"));
+    assert_eq!(evaluate_key(&policy, &request).reason(), Some("origin_invalid"));
 }
 
 #[test]

@@ -21,7 +21,8 @@
 mod common;
 
 use common::*;
-use keypolicy::{evaluate, AllowOrigin, Denial, DomainEntry, KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+use keypolicy::key::{AllowedDomain, KeyScope, KeyType, Resource};
+use keypolicy::{evaluate_key, AllowOrigin, Denial, KeyPolicy, KeyRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -80,7 +81,7 @@ proptest! {
     fn unrestricted_keys_allow_everything(req in any_request()) {
         for policy in [KeyPolicy::unrestricted(), KeyPolicy::builder().key_type(KeyType::Any).build().unwrap()] {
             let request = req.request();
-            let d = evaluate(&policy, &request);
+            let d = evaluate_key(&policy, &request);
             prop_assert!(d.is_allowed(), "{req:?}: {d:?}");
             prop_assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
             prop_assert_eq!(d.vary().header_value(), None);
@@ -94,7 +95,7 @@ proptest! {
         for key_type in [KeyType::Desktop, KeyType::Server] {
             let policy = KeyPolicy::builder().key_type(key_type).build().unwrap();
             let request = req.request();
-            let d = evaluate(&policy, &request);
+            let d = evaluate_key(&policy, &request);
             prop_assert!(d.is_allowed(), "{key_type}: {req:?}: {d:?}");
             prop_assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
         }
@@ -120,7 +121,7 @@ proptest! {
         let after = bigger.build();
         for r in &reqs {
             let req = r.request();
-            let (a, b) = (evaluate(&before, &req), evaluate(&after, &req));
+            let (a, b) = (evaluate_key(&before, &req), evaluate_key(&after, &req));
             prop_assert!(!a.is_allowed() || b.is_allowed(), "{r:?}: {a:?} -> {b:?}");
             if !is_origin_denial(a.denial()) {
                 prop_assert_eq!(a.denial(), b.denial(), "{:?}", r);
@@ -139,7 +140,7 @@ proptest! {
         let after = bigger.build();
         for r in &reqs {
             let req = r.request();
-            let (a, b) = (evaluate(&before, &req), evaluate(&after, &req));
+            let (a, b) = (evaluate_key(&before, &req), evaluate_key(&after, &req));
             prop_assert!(!a.is_allowed() || b.is_allowed(), "{r:?}: {a:?} -> {b:?}");
             if a.denial() != Some(Denial::TilesetNotAllowed) {
                 prop_assert_eq!(a.denial(), b.denial(), "{:?}", r);
@@ -158,7 +159,7 @@ proptest! {
         let after = bigger.build();
         for r in &reqs {
             let req = r.request();
-            let (a, b) = (evaluate(&before, &req), evaluate(&after, &req));
+            let (a, b) = (evaluate_key(&before, &req), evaluate_key(&after, &req));
             prop_assert!(!a.is_allowed() || b.is_allowed(), "{r:?}: {a:?} -> {b:?}");
             if a.denial() != Some(Denial::ScopeMissing) {
                 prop_assert_eq!(a.denial(), b.denial(), "{:?}", r);
@@ -184,7 +185,7 @@ proptest! {
         let (a, b) = (p.build(), q.build());
         for r in &reqs {
             let req = r.request();
-            prop_assert_eq!(evaluate(&a, &req), evaluate(&b, &req), "{:?} vs {:?}: {:?}", p, q, r);
+            prop_assert_eq!(evaluate_key(&a, &req), evaluate_key(&b, &req), "{:?} vs {:?}: {:?}", p, q, r);
         }
     }
 
@@ -206,7 +207,7 @@ proptest! {
         prop_assert_eq!(a.allowed_domains(), b.allowed_domains());
         for r in &reqs {
             let req = r.request();
-            prop_assert_eq!(evaluate(&a, &req), evaluate(&b, &req), "{:?} vs {:?}: {:?}", p, q, r);
+            prop_assert_eq!(evaluate_key(&a, &req), evaluate_key(&b, &req), "{:?} vs {:?}: {:?}", p, q, r);
         }
     }
 
@@ -233,8 +234,8 @@ proptest! {
             _ => origin_from(&entry, Mutation::Case(mask), false, None),
         };
         for resource in RESOURCES {
-            let a = evaluate(&policy, &KeyRequest::new(resource).with_origin(plain.as_str())).denial();
-            let b = evaluate(&policy, &KeyRequest::new(resource).with_origin(other.as_str())).denial();
+            let a = evaluate_key(&policy, &KeyRequest::new(resource).with_origin(plain.as_str())).denial();
+            let b = evaluate_key(&policy, &KeyRequest::new(resource).with_origin(other.as_str())).denial();
             prop_assert_eq!(a, b, "{} vs {} under {:?}", plain, other, p);
         }
     }
@@ -243,9 +244,9 @@ proptest! {
     /// parses back to the same entry, and displays the same.
     #[test]
     fn normalized_entries_reparse_to_themselves(spec in domain_spec()) {
-        let entry: DomainEntry = spec.text.parse().unwrap();
+        let entry: AllowedDomain = spec.text.parse().unwrap();
         let shown = entry.to_string();
-        let again: DomainEntry = shown.parse().unwrap();
+        let again: AllowedDomain = shown.parse().unwrap();
         prop_assert_eq!(&again, &entry, "{} -> {}", spec.text, shown);
         prop_assert_eq!(again.to_string(), shown);
     }
@@ -265,10 +266,10 @@ proptest! {
         let origin = origin_from(&entry, m, https, None);
         for resource in RESOURCES {
             let req = KeyRequest::new(resource).with_origin(origin.as_str());
-            let d = evaluate(&policy, &req);
+            let d = evaluate_key(&policy, &req);
             let singles: Vec<Option<Denial>> = p.domains.iter().map(|e| {
                 let one = KeyPolicy::builder().allowed_domains([e.text.as_str()]).build().unwrap();
-                evaluate(&one, &req).denial()
+                evaluate_key(&one, &req).denial()
             }).collect();
             let covered = singles.iter().any(Option::is_none);
             if covered {
@@ -311,7 +312,7 @@ proptest! {
         let origin_rule = !p.domains.is_empty() || p.key_type == KeyType::Web;
         for r in &reqs {
             let req = r.request();
-            let d = evaluate(&policy, &req);
+            let d = evaluate_key(&policy, &req);
             match d.denial() {
                 None => {
                     let expected = if origin_rule {
@@ -357,9 +358,9 @@ proptest! {
         prop_assert_eq!(serde_json::to_string(&from_json).unwrap(), written.clone());
         for r in &reqs {
             let req = r.request();
-            let d = evaluate(&built, &req);
-            prop_assert_eq!(evaluate(&from_json, &req), d, "{:?}", r);
-            prop_assert_eq!(evaluate(&reread, &req), d, "{} {:?}", written, r);
+            let d = evaluate_key(&built, &req);
+            prop_assert_eq!(evaluate_key(&from_json, &req), d, "{:?}", r);
+            prop_assert_eq!(evaluate_key(&reread, &req), d, "{} {:?}", written, r);
         }
     }
 }
@@ -370,17 +371,23 @@ proptest! {
 fn first_entries_switch_restrictions_on() {
     let open = KeyPolicy::unrestricted();
     let no_origin = KeyRequest::new(Resource::Tiles).with_tileset("alice.streets");
-    assert!(evaluate(&open, &no_origin).is_allowed());
+    assert!(evaluate_key(&open, &no_origin).is_allowed());
 
     let one_domain = KeyPolicy::builder().allowed_domains(["example.com"]).build().unwrap();
-    assert_eq!(evaluate(&one_domain, &no_origin).denial(), Some(Denial::OriginRequired));
+    assert_eq!(
+        evaluate_key(&one_domain, &no_origin).denial(),
+        Some(Denial::OriginRequired)
+    );
 
-    let one_scope = KeyPolicy::builder().scope(Scope::StylesRead).build().unwrap();
-    assert_eq!(evaluate(&one_scope, &no_origin).denial(), Some(Denial::ScopeMissing));
+    let one_scope = KeyPolicy::builder().scope(KeyScope::StylesRead).build().unwrap();
+    assert_eq!(
+        evaluate_key(&one_scope, &no_origin).denial(),
+        Some(Denial::ScopeMissing)
+    );
 
     let one_tileset = KeyPolicy::builder().allowed_tilesets(["bob.terrain"]).build().unwrap();
     assert_eq!(
-        evaluate(&one_tileset, &no_origin).denial(),
+        evaluate_key(&one_tileset, &no_origin).denial(),
         Some(Denial::TilesetNotAllowed)
     );
 }

@@ -3,7 +3,8 @@
 #![cfg(feature = "serde")]
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
-use keypolicy::{evaluate, KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+use keypolicy::key::{KeyScope, KeyType, Resource};
+use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
 use serde_json::json;
 
 fn policy(value: serde_json::Value) -> Result<KeyPolicy, String> {
@@ -25,7 +26,7 @@ fn every_policy_field_is_optional_and_null_means_absent() {
     }))
     .unwrap();
     assert_eq!(full.key_type(), KeyType::Web);
-    assert!(full.scopes().contains(Scope::TilesRead) && full.scopes().contains(Scope::ExportRead));
+    assert!(full.scopes().contains(KeyScope::TilesRead) && full.scopes().contains(KeyScope::ExportRead));
     assert_eq!(full.allowed_domains()[0].to_string(), "mappinest.com");
     assert_eq!(full.allowed_tilesets().len(), 2);
 }
@@ -122,13 +123,13 @@ fn decisions_serialize_to_the_contract_shape() {
     let p = policy(json!({"key_type": "web", "allowed_domains": ["app.example.com"]})).unwrap();
     let ok = KeyRequest::new(Resource::Tiles).with_origin("https://app.example.com");
     assert_eq!(
-        serde_json::to_value(evaluate(&p, &ok)).unwrap(),
+        serde_json::to_value(evaluate_key(&p, &ok)).unwrap(),
         json!({"allowed": true, "status": 200, "reason": null, "message": "Allowed",
                "headers": {"Access-Control-Allow-Origin": "https://app.example.com", "Vary": "Origin"}})
     );
     let no = KeyRequest::new(Resource::Tiles);
     assert_eq!(
-        serde_json::to_value(evaluate(&p, &no)).unwrap(),
+        serde_json::to_value(evaluate_key(&p, &no)).unwrap(),
         json!({"allowed": false, "status": 403, "reason": "origin_required",
                "message": "This key only serves browser requests: an Origin header is required",
                "headers": {"Vary": "Origin"}})

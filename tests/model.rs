@@ -5,7 +5,7 @@
 //! allocating freely, and sharing no code with `src/` (it uses the `url`
 //! and `idna` crates only for what the issue names them for: WHATWG IP
 //! canonicalization and IDNA/UTS-46). Proptests compare it with
-//! [`keypolicy::evaluate`] on generated policies and requests: allow/deny,
+//! [`keypolicy::evaluate_key`] on generated policies and requests: allow/deny,
 //! the reason code, and the CORS headers of allowed requests.
 //!
 //! Where the two disagreed, the issue text decided which was wrong; the
@@ -25,7 +25,8 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
-use keypolicy::{evaluate, AllowOrigin, KeyPolicy, KeyType, Resource, Scope};
+use keypolicy::key::{KeyScope, KeyType, Resource};
+use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -283,7 +284,7 @@ fn model(p: &MPolicy, origin: Option<&str>, resource: &str, tileset: Option<&str
 }
 
 // ===========================================================================
-// Comparison with `keypolicy::evaluate`
+// Comparison with `keypolicy::evaluate_key`
 // ===========================================================================
 
 fn mpolicy(p: &PolicySpec) -> MPolicy {
@@ -308,7 +309,7 @@ fn resource_name(r: Resource) -> &'static str {
 fn compare(p: &PolicySpec, r: &RequestSpec) -> Result<(), TestCaseError> {
     let policy = p.build();
     let req = r.request();
-    let real = evaluate(&policy, &req);
+    let real = evaluate_key(&policy, &req);
     let expected = model(
         &mpolicy(p),
         r.origin.as_deref(),
@@ -489,7 +490,7 @@ fn model_follows_the_spec_examples() {
     );
     let scoped = MPolicy {
         key_type: "any".into(),
-        scopes: vec![Scope::StylesRead.as_str().into()],
+        scopes: vec![KeyScope::StylesRead.as_str().into()],
         domains: vec![],
         tilesets: vec![],
     };

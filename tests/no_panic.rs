@@ -17,7 +17,8 @@
 mod common;
 
 use common::cases;
-use keypolicy::{evaluate, AllowOrigin, DomainEntry, KeyPolicy, KeyRequest, KeyType, Resource, Scope, TilesetPattern};
+use keypolicy::key::{AllowedDomain, KeyScope, KeyType, Resource, TilesetPattern};
+use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy, KeyRequest};
 use proptest::prelude::*;
 
 /// Strings that reach deep into the parsers: arbitrary Unicode, printable
@@ -39,7 +40,7 @@ fn policies() -> Vec<KeyPolicy> {
         KeyPolicy::builder().key_type(KeyType::Web).build().unwrap(),
         KeyPolicy::builder()
             .key_type(KeyType::Server)
-            .scopes(Scope::ALL)
+            .scopes(KeyScope::ALL)
             .allowed_domains([
                 "www.example.com",
                 "münchen.de",
@@ -60,14 +61,14 @@ proptest! {
     /// Every `FromStr` of the public API, on anything.
     #[test]
     fn from_str_parsers_never_panic(s in hostile_string()) {
-        if let Ok(entry) = s.parse::<DomainEntry>() {
+        if let Ok(entry) = s.parse::<AllowedDomain>() {
             let shown = entry.to_string();
-            prop_assert_eq!(shown.parse::<DomainEntry>().ok(), Some(entry), "{:?} -> {}", s, shown);
+            prop_assert_eq!(shown.parse::<AllowedDomain>().ok(), Some(entry), "{:?} -> {}", s, shown);
         }
         if let Ok(t) = s.parse::<TilesetPattern>() {
             prop_assert_eq!(t.to_string(), s.clone());
         }
-        if let Ok(scope) = s.parse::<Scope>() {
+        if let Ok(scope) = s.parse::<KeyScope>() {
             prop_assert_eq!(scope.as_str(), s.as_str());
         }
         if let Ok(k) = s.parse::<KeyType>() {
@@ -101,7 +102,7 @@ proptest! {
             prop_assert_eq!(back.allowed_tilesets(), p.allowed_tilesets());
         }
         if let Ok(r) = serde_json::from_str::<KeyRequest<'_>>(&doc) {
-            let _ = evaluate(&KeyPolicy::unrestricted(), &r);
+            let _ = evaluate_key(&KeyPolicy::unrestricted(), &r);
         }
     }
 
@@ -125,7 +126,7 @@ proptest! {
                 if let Some(t) = &tileset {
                     req = req.with_tileset(t.as_str());
                 }
-                let d = evaluate(policy, &req);
+                let d = evaluate_key(policy, &req);
                 if !d.is_allowed() {
                     prop_assert!(!matches!(d.allow_origin(), Some(AllowOrigin::Origin(_))));
                 }

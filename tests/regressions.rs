@@ -2,13 +2,14 @@
 //! tests, reference model, adversarial corpus, fuzzing), one test per bug,
 //! through the public API. Each names the tool that found it.
 
-use keypolicy::{evaluate, Denial, DomainEntry, KeyPolicy, KeyRequest, KeyType, PolicyError, Resource};
+use keypolicy::key::{AllowedDomain, KeyPolicyError, KeyType, Resource};
+use keypolicy::{evaluate_key, Denial, KeyPolicy, KeyRequest};
 
 fn decide(policy: &KeyPolicy, origin: &str) -> Option<Denial> {
-    evaluate(policy, &KeyRequest::new(Resource::Tiles).with_origin(origin)).denial()
+    evaluate_key(policy, &KeyRequest::new(Resource::Tiles).with_origin(origin)).denial()
 }
 
-/// Found while probing `DomainEntry` Display re-parsing to write the
+/// Found while probing `AllowedDomain` Display re-parsing to write the
 /// generators; `invariants::normalized_entries_reparse_to_themselves` and
 /// `json_round_trip_keeps_decisions` fail without the fix.
 /// `www.www.example.com` displayed as `www.example.com`,
@@ -16,8 +17,8 @@ fn decide(policy: &KeyPolicy, origin: &str) -> Option<Denial> {
 /// JSON allowed `example.com` and denied `www.www.example.com`.
 #[test]
 fn double_www_entry_survives_display_and_json() {
-    let entry: DomainEntry = "www.www.example.com".parse().unwrap();
-    assert_eq!(entry.to_string().parse::<DomainEntry>().unwrap(), entry);
+    let entry: AllowedDomain = "www.www.example.com".parse().unwrap();
+    assert_eq!(entry.to_string().parse::<AllowedDomain>().unwrap(), entry);
 
     let policy = KeyPolicy::builder()
         .allowed_domains(["www.www.example.com"])
@@ -74,7 +75,7 @@ fn invalid_punycode_is_invalid_for_app_schemes_too() {
         .allowed_domains(["capacitor://xn--zz"])
         .build()
         .unwrap_err();
-    assert!(matches!(err, PolicyError::InvalidDomain { index: 0, .. }), "{err:?}");
+    assert!(matches!(err, KeyPolicyError::InvalidDomain { index: 0, .. }), "{err:?}");
 }
 
 /// Found by `model::model_agrees_on_derived_requests`: `www.` was folded

@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
-use keypolicy::{evaluate, AllowOrigin, Denial, KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+use keypolicy::key::{KeyScope, KeyType, Resource};
+use keypolicy::{evaluate_key, AllowOrigin, Denial, KeyPolicy, KeyRequest};
 
-fn policy(key_type: KeyType, scopes: &[Scope], domains: &[&str], tilesets: &[&str]) -> KeyPolicy {
+fn policy(key_type: KeyType, scopes: &[KeyScope], domains: &[&str], tilesets: &[&str]) -> KeyPolicy {
     KeyPolicy::builder()
         .key_type(key_type)
         .scopes(scopes.iter().copied())
@@ -24,7 +25,7 @@ fn tiles(origin: Option<&str>, tileset: Option<&str>) -> KeyRequest<'static> {
 
 /// `None` for allowed, else the denial.
 fn outcome(p: &KeyPolicy, r: &KeyRequest<'_>) -> Option<Denial> {
-    evaluate(p, r).denial()
+    evaluate_key(p, r).denial()
 }
 
 const ORIGINS: [Option<&str>; 6] = [
@@ -43,7 +44,7 @@ fn rule1_unrestricted_key_allows_browser_and_non_browser_alike() {
         for resource in [Resource::Tiles, Resource::Styles, Resource::Static, Resource::Export] {
             let mut r = tiles(origin, None);
             r.resource = resource;
-            let d = evaluate(&p, &r);
+            let d = evaluate_key(&p, &r);
             assert!(d.is_allowed(), "{origin:?} {resource:?}");
             assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
             assert_eq!(d.vary().header_value(), None);
@@ -100,7 +101,7 @@ fn rule3_web_key_without_domains_needs_an_origin_with_a_host() {
         "http://[::1]",
     ] {
         let r = tiles(Some(any), None);
-        let d = evaluate(&p, &r);
+        let d = evaluate_key(&p, &r);
         assert!(d.is_allowed(), "{any}");
         assert_eq!(d.allow_origin(), Some(AllowOrigin::Origin(any)));
     }
@@ -112,7 +113,7 @@ fn rule4_desktop_and_server_keys_without_domains_ignore_the_origin() {
         let p = policy(key_type, &[], &[], &[]);
         for origin in ORIGINS {
             let r = tiles(origin, None);
-            let d = evaluate(&p, &r);
+            let d = evaluate_key(&p, &r);
             assert!(d.is_allowed(), "{key_type} {origin:?}");
             assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
         }
@@ -154,15 +155,15 @@ fn rule5_tilesets_restrict_what_is_named() {
 #[test]
 fn rule6_scopes_need_the_resources_scope() {
     let pairs = [
-        (Resource::Tiles, Scope::TilesRead),
-        (Resource::Styles, Scope::StylesRead),
-        (Resource::Static, Scope::StaticRead),
-        (Resource::Export, Scope::ExportRead),
+        (Resource::Tiles, KeyScope::TilesRead),
+        (Resource::Styles, KeyScope::StylesRead),
+        (Resource::Static, KeyScope::StaticRead),
+        (Resource::Export, KeyScope::ExportRead),
     ];
     for (resource, needed) in pairs {
         let with = policy(KeyType::Any, &[needed], &[], &[]);
         assert_eq!(outcome(&with, &KeyRequest::new(resource)), None, "{resource:?}");
-        let others: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != needed).collect();
+        let others: Vec<KeyScope> = KeyScope::ALL.into_iter().filter(|s| *s != needed).collect();
         let without = policy(KeyType::Any, &others, &[], &[]);
         assert_eq!(
             outcome(&without, &KeyRequest::new(resource)),
@@ -179,7 +180,12 @@ fn rule6_scopes_need_the_resources_scope() {
 
 #[test]
 fn checks_run_origin_then_scope_then_tileset() {
-    let p = policy(KeyType::Web, &[Scope::StylesRead], &["example.com"], &["alice.streets"]);
+    let p = policy(
+        KeyType::Web,
+        &[KeyScope::StylesRead],
+        &["example.com"],
+        &["alice.streets"],
+    );
     // Everything wrong: the origin is the reason.
     assert_eq!(
         outcome(&p, &tiles(Some("https://evil.com"), Some("x.y"))),
@@ -199,16 +205,16 @@ fn checks_run_origin_then_scope_then_tileset() {
 
 #[test]
 fn the_origin_is_ignored_however_malformed_by_keys_without_an_origin_rule() {
-    let p = policy(KeyType::Server, &[Scope::TilesRead], &[], &["alice.streets"]);
+    let p = policy(KeyType::Server, &[KeyScope::TilesRead], &[], &["alice.streets"]);
     let r = tiles(Some("\u{0}\u{7f}not an origin"), Some("alice.streets"));
     assert_eq!(outcome(&p, &r), None);
 }
 
 #[test]
 fn cors_headers_follow_the_origin_rule() {
-    let p = policy(KeyType::Any, &[Scope::TilesRead], &["example.com"], &[]);
+    let p = policy(KeyType::Any, &[KeyScope::TilesRead], &["example.com"], &[]);
     let r = tiles(Some("HTTPS://WWW.EXAMPLE.COM:443"), None);
-    let d = evaluate(&p, &r);
+    let d = evaluate_key(&p, &r);
     // The request's exact Origin is echoed, not a normalized form.
     assert_eq!(
         d.headers().collect::<Vec<_>>(),
@@ -219,12 +225,12 @@ fn cors_headers_follow_the_origin_rule() {
     );
     // A denial never echoes the Origin, but still varies on it.
     let styles = KeyRequest::new(Resource::Styles).with_origin("https://example.com");
-    let d = evaluate(&p, &styles);
+    let d = evaluate_key(&p, &styles);
     assert_eq!(d.denial(), Some(Denial::ScopeMissing));
     assert_eq!(d.headers().collect::<Vec<_>>(), [("Vary", "Origin")]);
     // Keys without an origin rule send `*`, allowed or denied.
-    let open = policy(KeyType::Desktop, &[Scope::StylesRead], &[], &[]);
-    let d = evaluate(&open, &r);
+    let open = policy(KeyType::Desktop, &[KeyScope::StylesRead], &[], &[]);
+    let d = evaluate_key(&open, &r);
     assert_eq!(d.denial(), Some(Denial::ScopeMissing));
     assert_eq!(d.headers().collect::<Vec<_>>(), [("Access-Control-Allow-Origin", "*")]);
 }
@@ -233,10 +239,10 @@ fn cors_headers_follow_the_origin_rule() {
 fn statuses_and_reason_codes() {
     let p = policy(KeyType::Web, &[], &["example.com"], &[]);
     let r = tiles(Some("https://example.com"), None);
-    let allowed = evaluate(&p, &r);
+    let allowed = evaluate_key(&p, &r);
     assert_eq!((allowed.status(), allowed.reason()), (200, None));
     let r = tiles(None, None);
-    let denied = evaluate(&p, &r);
+    let denied = evaluate_key(&p, &r);
     assert_eq!((denied.status(), denied.reason()), (403, Some("origin_required")));
 }
 
@@ -286,8 +292,8 @@ fn seed_allowlist_examples() {
 fn seed_desktop_gis_note() {
     let desktop_client = tiles(None, Some("alice.streets"));
     for ok in [
-        policy(KeyType::Desktop, &[Scope::TilesRead], &[], &["alice.streets"]),
-        policy(KeyType::Server, &[Scope::TilesRead], &[], &[]),
+        policy(KeyType::Desktop, &[KeyScope::TilesRead], &[], &["alice.streets"]),
+        policy(KeyType::Server, &[KeyScope::TilesRead], &[], &[]),
         KeyPolicy::unrestricted(),
     ] {
         assert_eq!(outcome(&ok, &desktop_client), None);
@@ -302,9 +308,9 @@ fn seed_desktop_gis_note() {
 /// Seed: "If scopes is non-empty and tiles:read is missing, /tiles-auth returns 403."
 #[test]
 fn seed_tiles_scope_check() {
-    let p = policy(KeyType::Any, &[Scope::StylesRead], &[], &[]);
+    let p = policy(KeyType::Any, &[KeyScope::StylesRead], &[], &[]);
     let r = KeyRequest::new(Resource::Tiles);
-    let d = evaluate(&p, &r);
+    let d = evaluate_key(&p, &r);
     assert_eq!((d.status(), d.reason()), (403, Some("scope_missing")));
 }
 

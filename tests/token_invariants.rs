@@ -21,7 +21,8 @@
 
 mod token_common;
 
-use keypolicy::{evaluate_token, AllowOrigin, Denial, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+use keypolicy::token::{TokenScope, TokenUsage};
+use keypolicy::{evaluate_token, AllowOrigin, Denial, TokenPolicy, TokenRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
 use token_common::*;
@@ -375,11 +376,11 @@ proptest! {
         offset in "Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]",
     ) {
         let text = format!("{year}{rest}{offset}");
-        if let Ok(t) = text.parse::<keypolicy::Timestamp>() {
+        if let Ok(t) = text.parse::<keypolicy::token::Timestamp>() {
             let shown = t.to_string();
             prop_assert!(shown.ends_with('Z') && shown.len() >= 20, "{} -> {}", text, shown);
-            prop_assert_eq!(shown.parse::<keypolicy::Timestamp>(), Ok(t), "{} -> {}", text, shown);
-            prop_assert_eq!(keypolicy::Timestamp::from_unix_seconds(t.unix_seconds()).map(|s| s.unix_seconds()), Some(t.unix_seconds()));
+            prop_assert_eq!(shown.parse::<keypolicy::token::Timestamp>(), Ok(t), "{} -> {}", text, shown);
+            prop_assert_eq!(keypolicy::token::Timestamp::from_unix_seconds(t.unix_seconds()).map(|s| s.unix_seconds()), Some(t.unix_seconds()));
         }
     }
 
@@ -399,10 +400,10 @@ proptest! {
         fallback in any::<bool>(),
         (spec, _) in token_and_requests(0),
     ) {
-        let _ = text.parse::<keypolicy::AllowedUrl>().map(|u| u.to_string());
+        let _ = text.parse::<keypolicy::token::AllowedUrl>().map(|u| u.to_string());
         let _ = text.parse::<TokenUsage>();
         let _ = text.parse::<TokenScope>();
-        let _ = text.parse::<keypolicy::Timestamp>().map(|t| t.to_string());
+        let _ = text.parse::<keypolicy::token::Timestamp>().map(|t| t.to_string());
         let _ = serde_json::from_str::<TokenPolicy>(&text);
         let _ = serde_json::from_str::<TokenRequest<'_>>(&text);
         let quoted = serde_json::to_string(&text).unwrap();

@@ -22,7 +22,8 @@
 
 mod token_common;
 
-use keypolicy::{AllowedUrl, Denial, TokenPolicy, TokenScope, TokenUsage};
+use keypolicy::token::{AllowedUrl, TokenScope, TokenUsage};
+use keypolicy::{Denial, TokenPolicy};
 use proptest::prelude::*;
 use proptest::sample::select;
 use token_common::*;

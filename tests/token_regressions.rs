@@ -12,7 +12,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use keypolicy::{evaluate_token, Denial, Timestamp, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+use keypolicy::token::{Timestamp, TokenScope, TokenUsage};
+use keypolicy::{evaluate_token, Denial, TokenPolicy, TokenRequest};
 
 /// Found while reviewing `Timestamp` for the JSON round-trip property, and
 /// reproduced by `token_invariants::timestamps_parse_without_panic_and_round_trip`

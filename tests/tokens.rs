@@ -10,10 +10,11 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use keypolicy::{
-    evaluate_token, AllowOrigin, AllowedUrlError, Decision, Denial, HostError, Timestamp, TokenPolicy,
-    TokenPolicyError, TokenRequest, TokenRequestError, TokenScope, TokenUsage, UnknownTokenScope, MAX_REFERER_LEN,
+use keypolicy::token::{
+    AllowedUrlError, Timestamp, TokenPolicyError, TokenRequestError, TokenScope, TokenUsage, UnknownTokenScope,
+    MAX_REFERER_LEN,
 };
+use keypolicy::{evaluate_token, AllowOrigin, Decision, Denial, HostError, TokenPolicy, TokenRequest};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -511,7 +512,7 @@ fn origin_fallback_is_opt_in_and_judges_the_origin_as_a_url_without_path() {
     assert_eq!(evaluate_token(&token, &r).denial(), Some(Denial::RefererNotAllowed));
 }
 
-fn build_err(builder: keypolicy::TokenPolicyBuilder) -> TokenPolicyError {
+fn build_err(builder: keypolicy::token::TokenPolicyBuilder) -> TokenPolicyError {
     builder.build().expect_err("the token should be refused")
 }
 

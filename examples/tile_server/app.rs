@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use keypolicy::http::{error_response, Target};
+use keypolicy::key::Resource;
 use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
-use keypolicy::{KeyPolicy, Resource, TokenPolicy};
+use keypolicy::{KeyPolicy, TokenPolicy};
 use serde::Deserialize;
 
 /// The keys file: `{"keys": {"<key>": <KeyPolicy JSON>, …}, "tokens":

@@ -10,7 +10,8 @@
 
 use std::sync::OnceLock;
 
-use keypolicy::{evaluate, AllowOrigin, KeyPolicy, KeyRequest, KeyType, Resource, MAX_ORIGIN_LEN};
+use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy, KeyRequest};
+use keypolicy::key::{KeyType, Resource, MAX_ORIGIN_LEN};
 use libfuzzer_sys::fuzz_target;
 
 struct Policies {
@@ -24,7 +25,7 @@ struct Policies {
 fn policies() -> &'static Policies {
     static POLICIES: OnceLock<Policies> = OnceLock::new();
     POLICIES.get_or_init(|| {
-        let build = |b: keypolicy::KeyPolicyBuilder| b.build().expect("fixed policy is valid");
+        let build = |b: keypolicy::key::KeyPolicyBuilder| b.build().expect("fixed policy is valid");
         Policies {
             open: vec![
                 KeyPolicy::unrestricted(),
@@ -78,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
     for resource in [Resource::Tiles, Resource::Styles] {
         let request = KeyRequest::new(resource).with_origin(origin.as_ref());
         for open in &p.open {
-            let d = evaluate(open, &request);
+            let d = evaluate_key(open, &request);
             assert!(d.is_allowed());
             assert_eq!(d.allow_origin(), Some(AllowOrigin::Any));
         }
@@ -88,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
             ("wildcard", &p.wildcard),
             ("mixed", &p.mixed),
         ] {
-            let d = evaluate(policy, &request);
+            let d = evaluate_key(policy, &request);
             if d.is_allowed() {
                 assert_eq!(d.allow_origin(), Some(AllowOrigin::Origin(origin.as_ref())), "{name}");
                 check_allowed_shape(&origin);
@@ -96,12 +97,12 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(d.allow_origin(), None, "{name}");
             }
         }
-        if evaluate(&p.exact, &request).is_allowed() {
+        if evaluate_key(&p.exact, &request).is_allowed() {
             let host = naive_host(&origin);
             assert!(host == "example.com" || host == "www.example.com", "{origin:?}");
             assert!(origin.to_ascii_lowercase().starts_with("http"), "{origin:?}");
         }
-        if evaluate(&p.wildcard, &request).is_allowed() {
+        if evaluate_key(&p.wildcard, &request).is_allowed() {
             let host = naive_host(&origin);
             assert!(host.ends_with(".example.com"), "{origin:?}");
             assert!(!host.starts_with('.') && !host.contains(".."), "{origin:?}");

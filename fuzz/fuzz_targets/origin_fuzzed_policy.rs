@@ -8,7 +8,8 @@
 
 #![no_main]
 
-use keypolicy::{evaluate, AllowOrigin, Denial, KeyPolicy, KeyRequest, KeyType, Resource};
+use keypolicy::{evaluate_key, AllowOrigin, Denial, KeyPolicy, KeyRequest};
+use keypolicy::key::{KeyType, Resource};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(t) = &tileset {
         request = request.with_tileset(t.as_ref());
     }
-    let d = evaluate(&policy, &request);
+    let d = evaluate_key(&policy, &request);
     let origin_rule = !policy.allowed_domains().is_empty() || policy.key_type() == KeyType::Web;
     match d.denial() {
         None => {
@@ -58,5 +59,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let json = serde_json::to_string(&policy).expect("a policy always serializes");
     let again: KeyPolicy = serde_json::from_str(&json).expect("a serialized policy parses back");
-    assert_eq!(evaluate(&again, &request), d, "{json}");
+    assert_eq!(evaluate_key(&again, &request), d, "{json}");
 });

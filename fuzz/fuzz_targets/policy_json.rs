@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use keypolicy::{evaluate, KeyPolicy, KeyRequest};
+use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(json, json_again);
     }
     if let Ok(request) = serde_json::from_slice::<KeyRequest<'_>>(data) {
-        let decision = evaluate(&KeyPolicy::unrestricted(), &request);
+        let decision = evaluate_key(&KeyPolicy::unrestricted(), &request);
         assert!(decision.is_allowed());
         let _ = serde_json::to_string(&request).expect("a request always serializes");
     }

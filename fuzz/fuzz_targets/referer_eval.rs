@@ -16,9 +16,8 @@
 
 use std::sync::OnceLock;
 
-use keypolicy::{
-    evaluate_token, AllowOrigin, Decision, Denial, TokenPolicy, TokenRequest, TokenScope, TokenUsage, MAX_REFERER_LEN,
-};
+use keypolicy::{evaluate_token, AllowOrigin, Decision, Denial, TokenPolicy, TokenRequest};
+use keypolicy::token::{TokenScope, TokenUsage, MAX_REFERER_LEN};
 use libfuzzer_sys::fuzz_target;
 
 struct Tokens {
@@ -190,7 +189,7 @@ fuzz_target!(|data: &[u8]| {
 
     if let Some(json) = token_json {
         if let Ok(token) = serde_json::from_slice::<TokenPolicy>(json) {
-            let now = keypolicy::Timestamp::from_unix_seconds(i64::from(mode) * 1_000_000_000);
+            let now = keypolicy::token::Timestamp::from_unix_seconds(i64::from(mode) * 1_000_000_000);
             let request = match now {
                 Some(now) => request.clone().with_now(now),
                 None => request.clone(),

@@ -9,7 +9,8 @@
 
 #![no_main]
 
-use keypolicy::{evaluate_token, TokenPolicy, TokenRequest, TokenScope};
+use keypolicy::{evaluate_token, TokenPolicy, TokenRequest};
+use keypolicy::token::TokenScope;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,11 +27,11 @@ fuzz_target!(|data: &[u8]| {
         // Each entry's Display form is itself a valid entry equal to it.
         for url in token.allowed_urls() {
             let text = url.to_string();
-            assert_eq!(text.parse::<keypolicy::AllowedUrl>().as_ref(), Ok(url), "{text}");
+            assert_eq!(text.parse::<keypolicy::token::AllowedUrl>().as_ref(), Ok(url), "{text}");
         }
         let now = token
             .expires()
-            .and_then(|e| keypolicy::Timestamp::from_unix_seconds(e.unix_seconds() - 1));
+            .and_then(|e| keypolicy::token::Timestamp::from_unix_seconds(e.unix_seconds() - 1));
         for url in token.allowed_urls().iter().take(4) {
             let referer = format!("https://{}/", url.host());
             for scope in [TokenScope::StylesRead, TokenScope::MapRead] {
@@ -50,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         let json = serde_json::to_string(&request).expect("a request always serializes");
         let again: TokenRequest<'_> = serde_json::from_str(&json).expect("a serialized request parses back");
         assert_eq!(again, request, "{json}");
-        let open = TokenPolicy::builder(keypolicy::TokenUsage::Secret)
+        let open = TokenPolicy::builder(keypolicy::token::TokenUsage::Secret)
             .scopes(TokenScope::ALL)
             .build()
             .expect("fixed token is valid");

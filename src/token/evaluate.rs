@@ -1,12 +1,12 @@
 //! `evaluate_token`: the pure decision function for access tokens.
 
 use crate::decision::{AllowOrigin, Decision, Denial, Vary};
-use crate::host::{punycode_is_canonical, HostRef, LowerBuf};
-use crate::origin::MAX_ORIGIN_LEN;
-use crate::token::allowed_url::{has_dot_segment, AllowedUrl, AllowedUrls};
+use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
+use crate::syntax::origin::MAX_ORIGIN_LEN;
+use crate::syntax::referer::{parse_referer, Referer};
 use crate::token::policy::TokenPolicy;
-use crate::token::referer::{parse_referer, Referer};
 use crate::token::request::TokenRequest;
+use crate::token::urls::{has_dot_segment, AllowedUrl, AllowedUrls};
 
 /// Decides whether `request` may be served under the access token `policy`.
 ///
@@ -18,7 +18,7 @@ use crate::token::request::TokenRequest;
 ///    malformed request instead.
 /// 2. **Referer** (tokens with `allowedUrls`): an absent or empty Referer
 ///    is `referer_required`; a Referer that is unusable (see
-///    [`MAX_REFERER_LEN`](crate::MAX_REFERER_LEN) and the README's rules) or
+///    [`MAX_REFERER_LEN`](crate::token::MAX_REFERER_LEN) and the README's rules) or
 ///    matches no entry is `referer_not_allowed`. Tokens without
 ///    `allowedUrls` ignore the Referer, however malformed.
 /// 3. **Scope**: the request's scope must be on the token, else
@@ -229,7 +229,7 @@ mod tests {
             "https:/example.com",
             "https://ex\\ample.com",
         ] {
-            let strict = crate::origin::parse_origin(value).is_some_and(|o| o.is_web());
+            let strict = crate::syntax::origin::parse_origin(value).is_some_and(|o| o.is_web());
             assert_eq!(parse_usable_origin(value).is_some(), strict, "{value:?}");
         }
         let long = format!("https://{}.com", "a".repeat(MAX_ORIGIN_LEN));

@@ -8,7 +8,7 @@
 //! ignored. Any other field is an error — a misspelled `allowedUrls` must
 //! never silently drop a restriction — and the undocumented `resources`
 //! field is refused as unsupported, whatever its value. Deserializing
-//! validates through [`TokenPolicyBuilder`](crate::TokenPolicyBuilder), so
+//! validates through [`TokenPolicyBuilder`](crate::token::TokenPolicyBuilder), so
 //! JSON and Rust tokens obey the same rules and produce the same errors.
 
 use serde::de::IgnoredAny;
@@ -78,7 +78,7 @@ impl TryFrom<TokenJsonIn> for TokenPolicy {
             .enumerate()
             .map(|(index, name)| {
                 name.parse::<TokenScope>()
-                    .map_err(|source| TokenPolicyError::UnknownScope { index, source })
+                    .map_err(|source| TokenPolicyError::UnknownKeyScope { index, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut builder = TokenPolicy::builder(usage)

@@ -1,18 +1,26 @@
 //! Access tokens in the Mapbox Tokens API's model: `pk`/`sk`/`tk` usage,
 //! public and secret scopes, URL restrictions matched on the `Referer`
-//! header, and expiry of temporary tokens.
+//! header, and expiry of temporary tokens, judged by [`evaluate_token`].
 //!
-//! One module per concept: `scope` (the catalogue and its bitset),
-//! `timestamp` (RFC 3339 instants), `allowed_url` (entries and the host
-//! index), `referer` (the untrusted header), `policy` (the token and its
-//! validation), `request`, `evaluate`, and `json` (the Tokens API shape).
+//! The same shape as [`crate::key`]: `scope` ([`TokenScope`]),
+//! `policy` ([`TokenPolicy`], [`TokenUsage`], its validation), `urls` (the [`AllowedUrl`] entries and the compiled
+//! allowlist that matches Referers), `timestamp` (RFC 3339 instants),
+//! `request`,
+//! `evaluate`, and `json` (the Tokens API shape).
 
-pub(crate) mod allowed_url;
-pub(crate) mod evaluate;
+mod evaluate;
 #[cfg(feature = "serde")]
 mod json;
-pub(crate) mod policy;
-pub(crate) mod referer;
-pub(crate) mod request;
-pub(crate) mod scope;
-pub(crate) mod timestamp;
+mod policy;
+mod request;
+mod scope;
+mod timestamp;
+mod urls;
+
+pub use crate::syntax::referer::MAX_REFERER_LEN;
+pub use evaluate::evaluate_token;
+pub use policy::{TokenPolicy, TokenPolicyBuilder, TokenPolicyError, TokenUsage};
+pub use request::{TokenRequest, TokenRequestError};
+pub use scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
+pub use timestamp::{InvalidTimestamp, Timestamp};
+pub use urls::{AllowedUrl, AllowedUrlError, MAX_ALLOWED_URLS};

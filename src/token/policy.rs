@@ -3,9 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::token::allowed_url::{AllowedUrl, AllowedUrlError, AllowedUrls, MAX_ALLOWED_URLS};
 use crate::token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
 use crate::token::timestamp::{InvalidTimestamp, Timestamp};
+use crate::token::urls::{AllowedUrl, AllowedUrlError, AllowedUrls, MAX_ALLOWED_URLS};
 
 /// What kind of token this is: the prefix of the token string.
 ///
@@ -62,7 +62,7 @@ pub enum TokenPolicyError {
     },
     /// A `scopes` entry is not in the catalogue.
     #[error("scopes[{index}]: {source}")]
-    UnknownScope {
+    UnknownKeyScope {
         /// Position in `scopes`.
         index: usize,
         /// The error, which holds the value.
@@ -159,14 +159,15 @@ pub enum TokenPolicyError {
 /// [`evaluate_token`](crate::evaluate_token). Immutable, `Send` and `Sync`.
 ///
 /// ```
-/// use keypolicy::{evaluate_token, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+/// use keypolicy::{evaluate_token, TokenPolicy, TokenRequest};
+/// use keypolicy::token::{TokenScope, TokenUsage};
 /// let token = TokenPolicy::builder(TokenUsage::Public)
 ///     .scopes([TokenScope::StylesRead, TokenScope::FontsRead])
 ///     .allowed_urls(["https://example.com/maps"])
 ///     .build()?;
 /// let request = TokenRequest::new(TokenScope::StylesRead).with_referer("https://docs.example.com/maps/city");
 /// assert!(evaluate_token(&token, &request).is_allowed());
-/// # Ok::<(), keypolicy::TokenPolicyError>(())
+/// # Ok::<(), keypolicy::token::TokenPolicyError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {

@@ -14,12 +14,13 @@ use crate::token::timestamp::Timestamp;
 /// `scope` required, the rest optional, unknown fields rejected.
 ///
 /// ```
-/// use keypolicy::{TokenRequest, TokenScope};
+/// use keypolicy::TokenRequest;
+/// use keypolicy::token::TokenScope;
 /// let request = TokenRequest::new(TokenScope::StylesRead)
 ///     .with_referer("https://docs.example.com/maps/")
 ///     .with_now("2026-11-22T14:30:00Z".parse()?);
 /// assert_eq!(request.referer.as_deref(), Some("https://docs.example.com/maps/"));
-/// # Ok::<(), keypolicy::InvalidTimestamp>(())
+/// # Ok::<(), keypolicy::token::InvalidTimestamp>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -32,7 +33,7 @@ pub struct TokenRequest<'a> {
         serde(
             default,
             borrow,
-            deserialize_with = "crate::json::borrowed",
+            deserialize_with = "crate::serde_util::borrowed",
             skip_serializing_if = "Option::is_none"
         )
     )]
@@ -44,7 +45,7 @@ pub struct TokenRequest<'a> {
         serde(
             default,
             borrow,
-            deserialize_with = "crate::json::borrowed",
+            deserialize_with = "crate::serde_util::borrowed",
             skip_serializing_if = "Option::is_none"
         )
     )]

@@ -19,13 +19,13 @@ use time::OffsetDateTime;
 /// ([`Timestamp::from_system_time`] converts `SystemTime::now()`).
 ///
 /// ```
-/// use keypolicy::Timestamp;
+/// use keypolicy::token::Timestamp;
 /// let a: Timestamp = "2026-11-22T16:00:00+01:00".parse()?;
 /// let b: Timestamp = "2026-11-22T15:00:00Z".parse()?;
 /// assert_eq!(a, b);
 /// assert_eq!(a.to_string(), "2026-11-22T15:00:00Z");
 /// assert_eq!(Timestamp::from_unix_seconds(a.unix_seconds()), Some(a));
-/// # Ok::<(), keypolicy::InvalidTimestamp>(())
+/// # Ok::<(), keypolicy::token::InvalidTimestamp>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(OffsetDateTime);

@@ -14,7 +14,8 @@
     reason = "test code: a panic is a failed test; not every test file uses every generator"
 )]
 
-use keypolicy::{KeyPolicy, KeyRequest, KeyType, Resource, Scope};
+use keypolicy::key::{KeyScope, KeyType, Resource};
+use keypolicy::{KeyPolicy, KeyRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -57,7 +58,7 @@ pub struct PolicySpec {
     /// Key type.
     pub key_type: KeyType,
     /// Scopes, possibly repeated.
-    pub scopes: Vec<Scope>,
+    pub scopes: Vec<KeyScope>,
     /// Domain entries.
     pub domains: Vec<DomainSpec>,
     /// Tileset entries as written.
@@ -156,7 +157,7 @@ pub const TS_USERS: &[&str] = &["alice", "bob", "carol_1", "Alice"];
 /// Tileset IDs.
 pub const TS_IDS: &[&str] = &["streets", "streets-v2", "terrain", "Sat", "x_1"];
 /// Scopes.
-pub const SCOPES: [Scope; 4] = Scope::ALL;
+pub const SCOPES: [KeyScope; 4] = KeyScope::ALL;
 /// Resources.
 pub const RESOURCES: [Resource; 4] = [Resource::Tiles, Resource::Styles, Resource::Static, Resource::Export];
 /// Key types.

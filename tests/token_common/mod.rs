@@ -13,7 +13,8 @@
     reason = "test code: a panic is a failed test; not every test file uses every generator"
 )]
 
-use keypolicy::{Timestamp, TokenPolicy, TokenRequest, TokenScope, TokenUsage};
+use keypolicy::token::{Timestamp, TokenScope, TokenUsage};
+use keypolicy::{TokenPolicy, TokenRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -315,7 +316,7 @@ impl RefParts {
     /// A Referer that satisfies `entry` (normalized: scheme, ASCII host,
     /// port, path as the library reports them), `pick` choosing the free
     /// parts.
-    pub fn from_entry(entry: &keypolicy::AllowedUrl, pick: u32) -> RefParts {
+    pub fn from_entry(entry: &keypolicy::token::AllowedUrl, pick: u32) -> RefParts {
         let scheme = entry
             .scheme()
             .unwrap_or(if pick & 1 == 0 { "https" } else { "http" })

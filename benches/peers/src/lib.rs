@@ -76,7 +76,7 @@ impl Keypolicy {
         let scopes = spec
             .scopes
             .iter()
-            .map(|s| s.parse::<keypolicy::Scope>())
+            .map(|s| s.parse::<keypolicy::key::KeyScope>())
             .collect::<Result<Vec<_>, _>>()?;
         let policy = keypolicy::KeyPolicy::builder()
             .key_type(spec.key_type.parse()?)
@@ -98,7 +98,7 @@ impl Engine for Keypolicy {
         if let Some(tileset) = &input.tileset {
             request = request.with_tileset(tileset.as_str());
         }
-        keypolicy::evaluate(&self.policy, &request).is_allowed()
+        keypolicy::evaluate_key(&self.policy, &request).is_allowed()
     }
 }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// Exhaustive on purpose: the seed defines exactly these four, and a
 /// policy naming any other scope is rejected rather than ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
+pub enum KeyScope {
     /// `tiles:read`: vector and raster tiles.
     TilesRead,
     /// `styles:read`: style documents.
@@ -19,22 +19,22 @@ pub enum Scope {
     ExportRead,
 }
 
-impl Scope {
+impl KeyScope {
     /// Every scope, in canonical order.
-    pub const ALL: [Scope; 4] = [
-        Scope::TilesRead,
-        Scope::StylesRead,
-        Scope::StaticRead,
-        Scope::ExportRead,
+    pub const ALL: [KeyScope; 4] = [
+        KeyScope::TilesRead,
+        KeyScope::StylesRead,
+        KeyScope::StaticRead,
+        KeyScope::ExportRead,
     ];
 
     /// The scope's name as written in policies, e.g. `tiles:read`.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Scope::TilesRead => "tiles:read",
-            Scope::StylesRead => "styles:read",
-            Scope::StaticRead => "static:read",
-            Scope::ExportRead => "export:read",
+            KeyScope::TilesRead => "tiles:read",
+            KeyScope::StylesRead => "styles:read",
+            KeyScope::StaticRead => "static:read",
+            KeyScope::ExportRead => "export:read",
         }
     }
 
@@ -43,7 +43,7 @@ impl Scope {
     }
 }
 
-impl fmt::Display for Scope {
+impl fmt::Display for KeyScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -52,36 +52,36 @@ impl fmt::Display for Scope {
 /// A string that is not one of the four Mappinest scopes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown scope {0:?}; expected one of tiles:read, styles:read, static:read, export:read")]
-pub struct UnknownScope(pub String);
+pub struct UnknownKeyScope(pub String);
 
-impl FromStr for Scope {
-    type Err = UnknownScope;
+impl FromStr for KeyScope {
+    type Err = UnknownKeyScope;
 
     /// Exact, case-sensitive names only: `Tiles:Read` is not a scope.
-    fn from_str(s: &str) -> Result<Self, UnknownScope> {
-        Scope::ALL
+    fn from_str(s: &str) -> Result<Self, UnknownKeyScope> {
+        KeyScope::ALL
             .into_iter()
             .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| UnknownScope(s.to_owned()))
+            .ok_or_else(|| UnknownKeyScope(s.to_owned()))
     }
 }
 
-/// A set of [`Scope`]s, stored as a bitset so that checks are one `and`.
+/// A set of [`KeyScope`]s, stored as a bitset so that checks are one `and`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ScopeSet(u8);
+pub struct KeyScopeSet(u8);
 
-impl ScopeSet {
+impl KeyScopeSet {
     /// The empty set, which never blocks a request.
-    pub const EMPTY: ScopeSet = ScopeSet(0);
+    pub const EMPTY: KeyScopeSet = KeyScopeSet(0);
 
     /// Adds a scope.
     #[must_use]
-    pub const fn with(self, scope: Scope) -> ScopeSet {
-        ScopeSet(self.0 | scope.bit())
+    pub const fn with(self, scope: KeyScope) -> KeyScopeSet {
+        KeyScopeSet(self.0 | scope.bit())
     }
 
     /// Whether `scope` is in the set.
-    pub const fn contains(self, scope: Scope) -> bool {
+    pub const fn contains(self, scope: KeyScope) -> bool {
         self.0 & scope.bit() != 0
     }
 
@@ -91,14 +91,14 @@ impl ScopeSet {
     }
 
     /// The scopes in canonical order.
-    pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    pub fn iter(self) -> impl Iterator<Item = KeyScope> {
+        KeyScope::ALL.into_iter().filter(move |s| self.contains(*s))
     }
 }
 
-impl FromIterator<Scope> for ScopeSet {
-    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        iter.into_iter().fold(ScopeSet::EMPTY, ScopeSet::with)
+impl FromIterator<KeyScope> for KeyScopeSet {
+    fn from_iter<I: IntoIterator<Item = KeyScope>>(iter: I) -> Self {
+        iter.into_iter().fold(KeyScopeSet::EMPTY, KeyScopeSet::with)
     }
 }
 
@@ -122,12 +122,12 @@ pub enum Resource {
 
 impl Resource {
     /// The scope a key needs for this resource (when it has scopes at all).
-    pub const fn required_scope(self) -> Scope {
+    pub const fn required_scope(self) -> KeyScope {
         match self {
-            Resource::Tiles => Scope::TilesRead,
-            Resource::Styles => Scope::StylesRead,
-            Resource::Static => Scope::StaticRead,
-            Resource::Export => Scope::ExportRead,
+            Resource::Tiles => KeyScope::TilesRead,
+            Resource::Styles => KeyScope::StylesRead,
+            Resource::Static => KeyScope::StaticRead,
+            Resource::Export => KeyScope::ExportRead,
         }
     }
 
@@ -164,31 +164,34 @@ mod tests {
 
     #[test]
     fn scope_names_round_trip_and_are_case_sensitive() {
-        for scope in Scope::ALL {
-            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        for scope in KeyScope::ALL {
+            assert_eq!(scope.as_str().parse::<KeyScope>(), Ok(scope));
         }
-        assert!("Tiles:Read".parse::<Scope>().is_err());
-        assert!("tiles:write".parse::<Scope>().is_err());
-        assert!("styles:tiles".parse::<Scope>().is_err());
+        assert!("Tiles:Read".parse::<KeyScope>().is_err());
+        assert!("tiles:write".parse::<KeyScope>().is_err());
+        assert!("styles:tiles".parse::<KeyScope>().is_err());
     }
 
     #[test]
     fn scope_set_is_a_set() {
-        let set: ScopeSet = [Scope::TilesRead, Scope::ExportRead, Scope::TilesRead]
+        let set: KeyScopeSet = [KeyScope::TilesRead, KeyScope::ExportRead, KeyScope::TilesRead]
             .into_iter()
             .collect();
-        assert!(set.contains(Scope::TilesRead) && set.contains(Scope::ExportRead));
-        assert!(!set.contains(Scope::StylesRead));
-        assert_eq!(set.iter().collect::<Vec<_>>(), [Scope::TilesRead, Scope::ExportRead]);
-        assert!(ScopeSet::EMPTY.is_empty());
+        assert!(set.contains(KeyScope::TilesRead) && set.contains(KeyScope::ExportRead));
+        assert!(!set.contains(KeyScope::StylesRead));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [KeyScope::TilesRead, KeyScope::ExportRead]
+        );
+        assert!(KeyScopeSet::EMPTY.is_empty());
     }
 
     #[test]
     fn resources_need_their_scope() {
-        assert_eq!(Resource::Tiles.required_scope(), Scope::TilesRead);
-        assert_eq!(Resource::Styles.required_scope(), Scope::StylesRead);
-        assert_eq!(Resource::Static.required_scope(), Scope::StaticRead);
-        assert_eq!(Resource::Export.required_scope(), Scope::ExportRead);
+        assert_eq!(Resource::Tiles.required_scope(), KeyScope::TilesRead);
+        assert_eq!(Resource::Styles.required_scope(), KeyScope::StylesRead);
+        assert_eq!(Resource::Static.required_scope(), KeyScope::StaticRead);
+        assert_eq!(Resource::Export.required_scope(), KeyScope::ExportRead);
         assert_eq!("static".parse::<Resource>(), Ok(Resource::Static));
         assert!("Tiles".parse::<Resource>().is_err());
     }

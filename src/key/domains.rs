@@ -11,15 +11,15 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::hash::{FastSet, StrSet};
-use crate::host::{
+use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
-use crate::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, split_scheme, Origin};
+use crate::syntax::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, split_scheme, Origin};
 
 /// What is wrong with one `allowed_domains` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum DomainError {
+pub enum AllowedDomainError {
     /// The entry is the empty string.
     #[error("the entry is empty")]
     Empty,
@@ -61,15 +61,15 @@ pub enum DomainError {
 /// normalized spelling, which parses back to the same entry.
 ///
 /// ```
-/// use keypolicy::DomainEntry;
-/// let entry: DomainEntry = "https://WWW.Example.com:8443/maps".parse()?;
+/// use keypolicy::key::AllowedDomain;
+/// let entry: AllowedDomain = "https://WWW.Example.com:8443/maps".parse()?;
 /// assert_eq!(entry.to_string(), "example.com");
-/// let idn: DomainEntry = "münchen.de".parse()?;
+/// let idn: AllowedDomain = "münchen.de".parse()?;
 /// assert_eq!(idn.to_string(), "xn--mnchen-3ya.de");
-/// # Ok::<(), keypolicy::DomainError>(())
+/// # Ok::<(), keypolicy::key::AllowedDomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DomainEntry(Entry);
+pub struct AllowedDomain(Entry);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Entry {
@@ -83,23 +83,23 @@ enum Entry {
     App(Box<str>),
 }
 
-impl FromStr for DomainEntry {
-    type Err = DomainError;
+impl FromStr for AllowedDomain {
+    type Err = AllowedDomainError;
 
-    fn from_str(input: &str) -> Result<Self, DomainError> {
+    fn from_str(input: &str) -> Result<Self, AllowedDomainError> {
         if input.is_empty() {
-            return Err(DomainError::Empty);
+            return Err(AllowedDomainError::Empty);
         }
         if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(DomainError::Whitespace);
+            return Err(AllowedDomainError::Whitespace);
         }
         let (scheme, rest) = match split_scheme(input) {
             Some((scheme, rest)) => {
                 if split_scheme(rest).is_some() {
-                    return Err(DomainError::MultipleSchemes);
+                    return Err(AllowedDomainError::MultipleSchemes);
                 }
                 if !is_valid_scheme(scheme) {
-                    return Err(DomainError::InvalidScheme(scheme.to_owned()));
+                    return Err(AllowedDomainError::InvalidScheme(scheme.to_owned()));
                 }
                 (Some(scheme.to_ascii_lowercase()), rest)
             }
@@ -108,25 +108,25 @@ impl FromStr for DomainEntry {
         // Path, query and fragment are ignored: only the host is compared.
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
-            return Err(DomainError::Userinfo);
+            return Err(AllowedDomainError::Userinfo);
         }
         let (host, port) = split_host_port(authority).ok_or(HostError::BadIp)?;
         if let Some(port) = port {
-            parse_port(port).ok_or_else(|| DomainError::InvalidPort(port.to_owned()))?;
+            parse_port(port).ok_or_else(|| AllowedDomainError::InvalidPort(port.to_owned()))?;
         }
         let app_scheme = scheme.filter(|s| !is_web_scheme(s));
         if host.contains('*') {
-            let suffix = host.strip_prefix("*.").ok_or(DomainError::MisplacedWildcard)?;
+            let suffix = host.strip_prefix("*.").ok_or(AllowedDomainError::MisplacedWildcard)?;
             if suffix.contains('*') {
-                return Err(DomainError::MisplacedWildcard);
+                return Err(AllowedDomainError::MisplacedWildcard);
             }
             if let Some(scheme) = app_scheme {
-                return Err(DomainError::WildcardAppScheme(scheme));
+                return Err(AllowedDomainError::WildcardAppScheme(scheme));
             }
             return match normalize_entry_host(suffix)? {
-                NormalizedHost::Ip(_) => Err(DomainError::WildcardIp),
-                NormalizedHost::Domain(d) if !d.contains('.') => Err(DomainError::WildcardTooBroad),
-                NormalizedHost::Domain(d) => Ok(DomainEntry(Entry::Wildcard(d.into()))),
+                NormalizedHost::Ip(_) => Err(AllowedDomainError::WildcardIp),
+                NormalizedHost::Domain(d) if !d.contains('.') => Err(AllowedDomainError::WildcardTooBroad),
+                NormalizedHost::Domain(d) => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
             };
         }
         if let Some(scheme) = app_scheme {
@@ -140,18 +140,18 @@ impl FromStr for DomainEntry {
                     return Err(HostError::BadIdna.into());
                 }
             }
-            return Ok(DomainEntry(Entry::App(
+            return Ok(AllowedDomain(Entry::App(
                 format!("{scheme}://{}", host.to_ascii_lowercase()).into(),
             )));
         }
-        Ok(DomainEntry(match normalize_entry_host(host)? {
+        Ok(AllowedDomain(match normalize_entry_host(host)? {
             NormalizedHost::Ip(ip) => Entry::Ip(ip),
             NormalizedHost::Domain(d) => Entry::Domain(fold_www(&d).into()),
         }))
     }
 }
 
-impl fmt::Display for DomainEntry {
+impl fmt::Display for AllowedDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             // A stored name that itself starts with a foldable `www.` came
@@ -199,7 +199,7 @@ pub(crate) enum OriginMatch {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DomainAllowlist {
     /// Entries in the order given, duplicates removed (for display and JSON).
-    entries: Vec<DomainEntry>,
+    entries: Vec<AllowedDomain>,
     exact: StrSet,
     wildcards: StrSet,
     /// Bit `n` is set when some wildcard entry's domain has `n` labels
@@ -212,7 +212,7 @@ pub(crate) struct DomainAllowlist {
 }
 
 impl DomainAllowlist {
-    pub(crate) fn new(entries: impl IntoIterator<Item = DomainEntry>) -> Self {
+    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>) -> Self {
         let mut list = DomainAllowlist::default();
         for entry in entries {
             let fresh = match &entry.0 {
@@ -231,7 +231,7 @@ impl DomainAllowlist {
         list
     }
 
-    pub(crate) fn entries(&self) -> &[DomainEntry] {
+    pub(crate) fn entries(&self) -> &[AllowedDomain] {
         &self.entries
     }
 
@@ -300,14 +300,14 @@ impl DomainAllowlist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::origin::parse_origin;
+    use crate::syntax::origin::parse_origin;
 
-    fn entry(s: &str) -> Result<String, DomainError> {
-        s.parse::<DomainEntry>().map(|e| e.to_string())
+    fn entry(s: &str) -> Result<String, AllowedDomainError> {
+        s.parse::<AllowedDomain>().map(|e| e.to_string())
     }
 
     fn list(entries: &[&str]) -> DomainAllowlist {
-        DomainAllowlist::new(entries.iter().map(|e| e.parse::<DomainEntry>().unwrap()))
+        DomainAllowlist::new(entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()))
     }
 
     fn check(list: &DomainAllowlist, origin: &str) -> OriginMatch {
@@ -341,32 +341,38 @@ mod tests {
 
     #[test]
     fn invalid_entries_are_rejected() {
-        assert_eq!(entry(""), Err(DomainError::Empty));
-        assert_eq!(entry("exa mple.com"), Err(DomainError::Whitespace));
-        assert_eq!(entry(" example.com"), Err(DomainError::Whitespace));
-        assert_eq!(entry("https://http://example.com"), Err(DomainError::MultipleSchemes));
-        assert_eq!(entry("http://app://example.com/x"), Err(DomainError::MultipleSchemes));
+        assert_eq!(entry(""), Err(AllowedDomainError::Empty));
+        assert_eq!(entry("exa mple.com"), Err(AllowedDomainError::Whitespace));
+        assert_eq!(entry(" example.com"), Err(AllowedDomainError::Whitespace));
+        assert_eq!(
+            entry("https://http://example.com"),
+            Err(AllowedDomainError::MultipleSchemes)
+        );
+        assert_eq!(
+            entry("http://app://example.com/x"),
+            Err(AllowedDomainError::MultipleSchemes)
+        );
         assert_eq!(entry("example..com"), Err(HostError::EmptyLabel.into()));
         assert_eq!(entry("xn--zz.com"), Err(HostError::BadIdna.into()));
         assert_eq!(
             entry("example.com:99999"),
-            Err(DomainError::InvalidPort("99999".into()))
+            Err(AllowedDomainError::InvalidPort("99999".into()))
         );
-        assert_eq!(entry("example.com:"), Err(DomainError::InvalidPort("".into())));
-        assert_eq!(entry("ex*ample.com"), Err(DomainError::MisplacedWildcard));
-        assert_eq!(entry("a.*.example.com"), Err(DomainError::MisplacedWildcard));
-        assert_eq!(entry("*.*.example.com"), Err(DomainError::MisplacedWildcard));
-        assert_eq!(entry("*"), Err(DomainError::MisplacedWildcard));
-        assert_eq!(entry("*.com"), Err(DomainError::WildcardTooBroad));
-        assert_eq!(entry("*.127.0.0.1"), Err(DomainError::WildcardIp));
+        assert_eq!(entry("example.com:"), Err(AllowedDomainError::InvalidPort("".into())));
+        assert_eq!(entry("ex*ample.com"), Err(AllowedDomainError::MisplacedWildcard));
+        assert_eq!(entry("a.*.example.com"), Err(AllowedDomainError::MisplacedWildcard));
+        assert_eq!(entry("*.*.example.com"), Err(AllowedDomainError::MisplacedWildcard));
+        assert_eq!(entry("*"), Err(AllowedDomainError::MisplacedWildcard));
+        assert_eq!(entry("*.com"), Err(AllowedDomainError::WildcardTooBroad));
+        assert_eq!(entry("*.127.0.0.1"), Err(AllowedDomainError::WildcardIp));
         assert_eq!(
             entry("capacitor://*.example.com"),
-            Err(DomainError::WildcardAppScheme("capacitor".into()))
+            Err(AllowedDomainError::WildcardAppScheme("capacitor".into()))
         );
-        assert_eq!(entry("user@example.com"), Err(DomainError::Userinfo));
+        assert_eq!(entry("user@example.com"), Err(AllowedDomainError::Userinfo));
         assert_eq!(
             entry("1http://example.com"),
-            Err(DomainError::InvalidScheme("1http".into()))
+            Err(AllowedDomainError::InvalidScheme("1http".into()))
         );
         assert_eq!(entry("exa%6dple.com"), Err(HostError::BadCharacter('%').into()));
     }

@@ -8,8 +8,8 @@
 //! characters, a backslash, a value over [`MAX_REFERER_LEN`] — is unusable
 //! and never matches. Parsing borrows from the header and never allocates.
 
-use crate::host::{parse_ascii_host, HostRef};
-use crate::origin::{parse_port, WebScheme};
+use crate::syntax::host::{parse_ascii_host, HostRef};
+use crate::syntax::origin::{parse_port, WebScheme};
 
 /// The longest `Referer` header value looked at, in bytes. Browsers
 /// truncate longer referrers to their origin at 4,096 bytes, so a longer
@@ -150,7 +150,7 @@ fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::DomainRef;
+    use crate::syntax::host::DomainRef;
 
     fn domain<'a>(r: &Referer<'a>) -> Option<&'a str> {
         match r.host {

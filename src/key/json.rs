@@ -4,15 +4,13 @@
 //! "allowed_domains": [..], "allowed_tilesets": [..]}`: every field
 //! optional, `null` meaning absent, unknown fields rejected (a misspelled
 //! field must never silently drop a restriction). Deserializing validates
-//! through [`KeyPolicyBuilder`](crate::KeyPolicyBuilder), so JSON and Rust
+//! through [`KeyPolicyBuilder`](crate::key::KeyPolicyBuilder), so JSON and Rust
 //! policies obey the same rules and produce the same errors.
-
-use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{KeyPolicy, KeyType, PolicyError};
-use crate::scope::Scope;
+use crate::key::policy::{KeyPolicy, KeyPolicyError, KeyType};
+use crate::key::scope::KeyScope;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,9 +26,9 @@ struct KeyPolicyJson {
 }
 
 impl TryFrom<KeyPolicyJson> for KeyPolicy {
-    type Error = PolicyError;
+    type Error = KeyPolicyError;
 
-    fn try_from(json: KeyPolicyJson) -> Result<Self, PolicyError> {
+    fn try_from(json: KeyPolicyJson) -> Result<Self, KeyPolicyError> {
         let key_type = match json.key_type {
             Some(name) => name.parse::<KeyType>()?,
             None => KeyType::Any,
@@ -41,8 +39,8 @@ impl TryFrom<KeyPolicyJson> for KeyPolicy {
             .iter()
             .enumerate()
             .map(|(index, name)| {
-                name.parse::<Scope>()
-                    .map_err(|source| PolicyError::UnknownScope { index, source })
+                name.parse::<KeyScope>()
+                    .map_err(|source| KeyPolicyError::UnknownKeyScope { index, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
         KeyPolicy::builder()
@@ -72,15 +70,4 @@ impl Serialize for KeyPolicy {
         }
         .serialize(serializer)
     }
-}
-
-/// Deserializes an optional string, borrowing it from the input when it
-/// has no escapes (serde's `borrow` alone does not reach through `Option`).
-pub(crate) fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Cow<'a, str>>, D::Error> {
-    #[derive(serde::Deserialize)]
-    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
-    let value: Option<Borrowed<'a>> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(value.map(|b| b.0))
 }

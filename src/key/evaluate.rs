@@ -1,11 +1,11 @@
 //! `evaluate`: the pure decision function for API keys.
 
 use crate::decision::{AllowOrigin, Decision, Denial, Vary};
-use crate::domain::OriginMatch;
-use crate::origin::parse_origin;
-use crate::policy::KeyPolicy;
-use crate::request::KeyRequest;
-use crate::scope::Resource;
+use crate::key::domains::OriginMatch;
+use crate::key::policy::KeyPolicy;
+use crate::key::request::KeyRequest;
+use crate::key::scope::Resource;
+use crate::syntax::origin::parse_origin;
 
 /// Decides whether `request` may be served under `policy`.
 ///
@@ -15,7 +15,7 @@ use crate::scope::Resource;
 /// ([`KeyPolicy::has_origin_rule`]); other keys ignore it, however
 /// malformed. No I/O, no clock, no global state; no heap allocation unless
 /// the Origin has a punycode label the allowlist does not hold.
-pub fn evaluate<'r>(policy: &KeyPolicy, request: &'r KeyRequest<'_>) -> Decision<'r> {
+pub fn evaluate_key<'r>(policy: &KeyPolicy, request: &'r KeyRequest<'_>) -> Decision<'r> {
     let (allow_origin, vary) = if policy.has_origin_rule() {
         let vary = Vary {
             origin: true,

@@ -7,7 +7,7 @@
 //! example, silently strips tabs and newlines, which would turn
 //! `https://exa\tmple.com` into an allowed host).
 
-use crate::host::{
+use crate::syntax::host::{
     host_byte_class, is_punycode_label, parse_ascii_host, punycode_is_canonical, DomainRef, HostRef, LowerBuf,
     MAX_HOST_LEN, MAX_LABEL_LEN, UPPER,
 };

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::scope::Resource;
+use crate::key::scope::Resource;
 
 /// The parts of a request that a [`KeyPolicy`](crate::KeyPolicy) judges.
 ///
@@ -10,7 +10,8 @@ use crate::scope::Resource;
 /// without escapes), so building one per request costs nothing.
 ///
 /// ```
-/// use keypolicy::{KeyRequest, Resource};
+/// use keypolicy::KeyRequest;
+/// use keypolicy::key::Resource;
 /// let request = KeyRequest::new(Resource::Tiles)
 ///     .with_origin("https://app.example.com")
 ///     .with_tileset("alice.streets");
@@ -24,7 +25,7 @@ pub struct KeyRequest<'a> {
     /// The `Origin` header value, or `None` when there is none.
     #[cfg_attr(
         feature = "serde",
-        serde(default, borrow, deserialize_with = "crate::json::borrowed")
+        serde(default, borrow, deserialize_with = "crate::serde_util::borrowed")
     )]
     pub origin: Option<Cow<'a, str>>,
     /// What is requested (default `tiles`).
@@ -37,7 +38,7 @@ pub struct KeyRequest<'a> {
         serde(
             default,
             borrow,
-            deserialize_with = "crate::json::borrowed",
+            deserialize_with = "crate::serde_util::borrowed",
             skip_serializing_if = "Option::is_none"
         )
     )]

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::domain::{DomainAllowlist, DomainEntry, DomainError};
-use crate::scope::{Scope, ScopeSet, UnknownScope};
-use crate::tileset::{TilesetAllowlist, TilesetError, TilesetPattern};
+use crate::key::domains::{AllowedDomain, AllowedDomainError, DomainAllowlist};
+use crate::key::scope::{KeyScope, KeyScopeSet, UnknownKeyScope};
+use crate::key::tilesets::{TilesetAllowlist, TilesetError, TilesetPattern};
 
 /// Where a key may be used by default.
 ///
@@ -42,13 +42,13 @@ impl fmt::Display for KeyType {
 }
 
 impl FromStr for KeyType {
-    type Err = PolicyError;
+    type Err = KeyPolicyError;
 
-    fn from_str(s: &str) -> Result<Self, PolicyError> {
+    fn from_str(s: &str) -> Result<Self, KeyPolicyError> {
         [KeyType::Any, KeyType::Web, KeyType::Desktop, KeyType::Server]
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| PolicyError::UnknownKeyType { value: s.to_owned() })
+            .ok_or_else(|| KeyPolicyError::UnknownKeyType { value: s.to_owned() })
     }
 }
 
@@ -56,7 +56,7 @@ impl FromStr for KeyType {
 /// index in its list and the offending value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum PolicyError {
+pub enum KeyPolicyError {
     /// `key_type` is not `any`, `web`, `desktop` or `server`.
     #[error("key_type: unknown key type {value:?}; expected one of any, web, desktop, server")]
     UnknownKeyType {
@@ -65,11 +65,11 @@ pub enum PolicyError {
     },
     /// A `scopes` entry is not one of the four Mappinest scopes.
     #[error("scopes[{index}]: {source}")]
-    UnknownScope {
+    UnknownKeyScope {
         /// Position in `scopes`.
         index: usize,
         /// The error, which holds the value.
-        source: UnknownScope,
+        source: UnknownKeyScope,
     },
     /// An `allowed_domains` entry is invalid.
     #[error("allowed_domains[{index}]: {value:?}: {source}")]
@@ -79,7 +79,7 @@ pub enum PolicyError {
         /// The entry as given.
         value: String,
         /// What is wrong with it.
-        source: DomainError,
+        source: AllowedDomainError,
     },
     /// An `allowed_tilesets` entry is invalid.
     #[error("allowed_tilesets[{index}]: {value:?}: {source}")]
@@ -97,13 +97,13 @@ pub enum PolicyError {
 /// allowed tilesets, validated and normalized when built.
 ///
 /// Build one with [`KeyPolicy::builder`] or deserialize it from JSON (with
-/// the `serde` feature); evaluate requests with [`evaluate`](crate::evaluate).
+/// the `serde` feature); evaluate requests with [`evaluate_key`](crate::evaluate).
 /// It is immutable, `Send` and `Sync`: share one behind an `Arc` and swap
 /// it on key rotation.
 #[derive(Debug, Clone, Default)]
 pub struct KeyPolicy {
     pub(crate) key_type: KeyType,
-    pub(crate) scopes: ScopeSet,
+    pub(crate) scopes: KeyScopeSet,
     pub(crate) domains: DomainAllowlist,
     pub(crate) tilesets: TilesetAllowlist,
 }
@@ -125,12 +125,12 @@ impl KeyPolicy {
     }
 
     /// The scopes (empty: scopes never block).
-    pub fn scopes(&self) -> ScopeSet {
+    pub fn scopes(&self) -> KeyScopeSet {
         self.scopes
     }
 
     /// The normalized domain entries, duplicates removed.
-    pub fn allowed_domains(&self) -> &[DomainEntry] {
+    pub fn allowed_domains(&self) -> &[AllowedDomain] {
         self.domains.entries()
     }
 
@@ -149,21 +149,22 @@ impl KeyPolicy {
 /// Builds a [`KeyPolicy`], validating every entry in [`build`](Self::build).
 ///
 /// ```
-/// use keypolicy::{KeyPolicy, KeyType, Scope};
+/// use keypolicy::KeyPolicy;
+/// use keypolicy::key::{KeyType, KeyScope};
 /// let policy = KeyPolicy::builder()
 ///     .key_type(KeyType::Web)
-///     .scope(Scope::TilesRead)
+///     .scope(KeyScope::TilesRead)
 ///     .allowed_domains(["https://www.mappinest.com", "app.example.com"])
 ///     .allowed_tilesets(["alice.streets"])
 ///     .build()?;
 /// assert_eq!(policy.allowed_domains()[0].to_string(), "mappinest.com");
-/// # Ok::<(), keypolicy::PolicyError>(())
+/// # Ok::<(), keypolicy::key::KeyPolicyError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct KeyPolicyBuilder {
     key_type: KeyType,
-    scopes: ScopeSet,
+    scopes: KeyScopeSet,
     domains: Vec<String>,
     tilesets: Vec<String>,
 }
@@ -176,13 +177,13 @@ impl KeyPolicyBuilder {
     }
 
     /// Adds a scope.
-    pub fn scope(mut self, scope: Scope) -> Self {
+    pub fn scope(mut self, scope: KeyScope) -> Self {
         self.scopes = self.scopes.with(scope);
         self
     }
 
     /// Adds scopes.
-    pub fn scopes(self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+    pub fn scopes(self, scopes: impl IntoIterator<Item = KeyScope>) -> Self {
         scopes.into_iter().fold(self, Self::scope)
     }
 
@@ -199,14 +200,14 @@ impl KeyPolicyBuilder {
     }
 
     /// Validates and normalizes every entry; the first bad one is the error.
-    pub fn build(self) -> Result<KeyPolicy, PolicyError> {
+    pub fn build(self) -> Result<KeyPolicy, KeyPolicyError> {
         let domains = self
             .domains
             .into_iter()
             .enumerate()
-            .map(|(index, value)| match value.parse::<DomainEntry>() {
+            .map(|(index, value)| match value.parse::<AllowedDomain>() {
                 Ok(entry) => Ok(entry),
-                Err(source) => Err(PolicyError::InvalidDomain { index, value, source }),
+                Err(source) => Err(KeyPolicyError::InvalidDomain { index, value, source }),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tilesets = self
@@ -215,7 +216,7 @@ impl KeyPolicyBuilder {
             .enumerate()
             .map(|(index, value)| match value.parse::<TilesetPattern>() {
                 Ok(entry) => Ok(entry),
-                Err(source) => Err(PolicyError::InvalidTileset { index, value, source }),
+                Err(source) => Err(KeyPolicyError::InvalidTileset { index, value, source }),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(KeyPolicy {
@@ -230,7 +231,7 @@ impl KeyPolicyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::HostError;
+    use crate::syntax::host::HostError;
 
     #[test]
     fn errors_name_field_index_and_value() {
@@ -240,10 +241,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            PolicyError::InvalidDomain {
+            KeyPolicyError::InvalidDomain {
                 index: 1,
                 value: "bad..com".into(),
-                source: DomainError::Host(HostError::EmptyLabel)
+                source: AllowedDomainError::Host(HostError::EmptyLabel)
             }
         );
         assert_eq!(

@@ -14,8 +14,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::hash::FastMap;
-use crate::host::{normalize_entry_host, HostError, NormalizedHost};
-use crate::origin::{is_valid_scheme, parse_port, split_host_port, split_scheme, WebScheme};
+use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
+use crate::syntax::origin::{is_valid_scheme, parse_port, split_host_port, split_scheme, WebScheme};
 
 /// The most `allowedUrls` entries a token may have.
 pub const MAX_ALLOWED_URLS: usize = 100;
@@ -71,13 +71,13 @@ pub enum AllowedUrlError {
 /// back to the same entry.
 ///
 /// ```
-/// use keypolicy::AllowedUrl;
+/// use keypolicy::token::AllowedUrl;
 /// let url: AllowedUrl = "HTTPS://Docs.Example.com:8000/maps/".parse()?;
 /// assert_eq!(url.to_string(), "https://docs.example.com:8000/maps");
 /// assert_eq!(url.host(), "docs.example.com");
 /// let idn: AllowedUrl = "münchen.de".parse()?;
 /// assert_eq!(idn.to_string(), "xn--mnchen-3ya.de");
-/// # Ok::<(), keypolicy::AllowedUrlError>(())
+/// # Ok::<(), keypolicy::token::AllowedUrlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AllowedUrl {
