@@ -1,0 +1,500 @@
+//! Signed token strings in Mapbox's layout, `usage.payload.signature`.
+//!
+//! * `usage` is `pk`, `sk` or `tk`.
+//! * `payload` is base64url (no padding) JSON. `pk`/`sk`:
+//!   `{"a": authorization id, "k": signing key id, "u": user}` — the
+//!   token's metadata is found by `a`. `tk`: `{"client": "api", "exp":
+//!   seconds, "iat": seconds, "k": signing key id, "scopes": [..], "u":
+//!   user}` — self-contained, so an edge node holding the verification key
+//!   evaluates it from the string alone. `k` is our addition: it names the
+//!   signing key, so verifying never tries more than one key.
+//! * `signature` is base64url HMAC-SHA256 (RustCrypto `hmac` + `sha2`,
+//!   43 characters) over the bytes `usage.payload`, compared in constant time.
+//!
+//! Order of checks, cheapest first: a string longer than
+//! [`MAX_TOKEN_LEN`], without exactly three non-empty base64url parts, with
+//! an unknown usage, an undecodable payload, a payload whose fields do not
+//! fit its usage, or a signature that is not 32 bytes is
+//! [`TokenStringError::Malformed`] before any MAC is computed. Then the
+//! signing key is found by id and the MAC verified
+//! ([`TokenStringError::Invalid`]); a `tk` whose `exp − iat` exceeds one
+//! hour (or is not positive) is invalid even with a valid MAC.
+//!
+//! Signing keys carry an id so that two can be live while the platform
+//! rotates its signing secret: [`SigningKeys`] signs with its current key
+//! and verifies with the current or the previous one.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::token::{Timestamp, TokenPolicy, TokenScope, TokenScopeSet, TokenUsage};
+
+/// The longest token string accepted; anything longer is malformed at once.
+pub const MAX_TOKEN_LEN: usize = 1024;
+/// The longest life of a `tk` token, `exp − iat`, in seconds.
+pub const MAX_TEMPORARY_LIFETIME_SECONDS: i64 = 3600;
+/// The shortest signing secret accepted, in bytes.
+pub const MIN_SIGNING_SECRET_LEN: usize = 32;
+/// The length of a base64url HMAC-SHA256 signature.
+const SIGNATURE_CHARS: usize = 43;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A signing key that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningKeyError {
+    /// The id is empty, longer than 32 characters, or not `[A-Za-z0-9_-]`.
+    #[error("signing key id: {value:?} must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    InvalidId {
+        /// The id given.
+        value: String,
+    },
+    /// The secret is shorter than [`MIN_SIGNING_SECRET_LEN`] bytes.
+    #[error("signing key {id:?}: the secret has {len} bytes; at least 32 are required")]
+    ShortSecret {
+        /// The key's id.
+        id: String,
+        /// The secret's length.
+        len: usize,
+    },
+    /// Both live keys have the same id.
+    #[error("signing key id: {id:?} is used by both the current and the previous key")]
+    DuplicateId {
+        /// The id.
+        id: String,
+    },
+}
+
+/// One HMAC-SHA256 signing secret and its id. The keyed MAC state is
+/// computed once, so each verification hashes only the message.
+#[derive(Clone)]
+pub struct SigningKey {
+    id: String,
+    mac: HmacSha256,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A key from its id and secret (at least 32 bytes).
+    pub fn new(id: impl Into<String>, secret: &[u8]) -> Result<SigningKey, SigningKeyError> {
+        let id = id.into();
+        let id_ok =
+            (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(SigningKeyError::InvalidId { value: id });
+        }
+        if secret.len() < MIN_SIGNING_SECRET_LEN {
+            return Err(SigningKeyError::ShortSecret { id, len: secret.len() });
+        }
+        let mac = HmacSha256::new_from_slice(secret).map_err(|_| SigningKeyError::ShortSecret {
+            id: id.clone(),
+            len: secret.len(),
+        })?;
+        Ok(SigningKey { id, mac })
+    }
+
+    /// The key's id, written into every token it signs.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn tag(&self, signed: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(signed);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, signed: &[u8], signature: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(signed);
+        // `verify_slice` compares in constant time.
+        mac.verify_slice(signature).is_ok()
+    }
+}
+
+/// The live signing keys: the current one signs, and the current or the
+/// previous one (during a rotation of the signing secret) verifies.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    current: SigningKey,
+    previous: Option<SigningKey>,
+}
+
+impl SigningKeys {
+    /// Only `current` is live.
+    pub fn new(current: SigningKey) -> SigningKeys {
+        SigningKeys {
+            current,
+            previous: None,
+        }
+    }
+
+    /// `current` signs; tokens signed by `previous` still verify.
+    pub fn with_previous(current: SigningKey, previous: SigningKey) -> Result<SigningKeys, SigningKeyError> {
+        if current.id == previous.id {
+            return Err(SigningKeyError::DuplicateId { id: current.id });
+        }
+        Ok(SigningKeys {
+            current,
+            previous: Some(previous),
+        })
+    }
+
+    /// Starts a rotation: `next` signs from now on, the current key only
+    /// verifies, and the previous one (if any) stops verifying.
+    pub fn rotate(self, next: SigningKey) -> Result<SigningKeys, SigningKeyError> {
+        SigningKeys::with_previous(next, self.current)
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> &SigningKey {
+        &self.current
+    }
+
+    fn find(&self, id: &str) -> Option<&SigningKey> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|k| k.id == id)
+    }
+
+    /// Signs `claims` as a token string of `usage` (`pk`/`sk` for
+    /// permanent claims; temporary claims are always `tk`).
+    pub fn sign(&self, usage: TokenUsage, claims: &Claims) -> String {
+        let (usage, payload) = match claims {
+            Claims::Permanent { user, authorization } => (
+                usage,
+                serde_json::json!({"u": user, "a": authorization, "k": self.current.id}),
+            ),
+            Claims::Temporary {
+                user,
+                expires,
+                issued,
+                scopes,
+            } => (
+                TokenUsage::Temporary,
+                serde_json::json!({
+                    "u": user,
+                    "exp": expires.unix_seconds(),
+                    "iat": issued.unix_seconds(),
+                    "scopes": scopes.iter().map(TokenScope::as_str).collect::<Vec<_>>(),
+                    "client": "api",
+                    "k": self.current.id,
+                }),
+            ),
+        };
+        let mut out = String::with_capacity(128);
+        out.push_str(usage.as_str());
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload.to_string(), &mut out);
+        let tag = self.current.tag(out.as_bytes());
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag, &mut out);
+        out
+    }
+
+    /// Parses and verifies a token string.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenStringError> {
+        let parsed = ParsedToken::parse(token)?;
+        parsed.verify(self)
+    }
+}
+
+/// What a token string says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claims {
+    /// A `pk` or `sk` token: its metadata is found by `authorization`.
+    Permanent {
+        /// The account's user name.
+        user: String,
+        /// The token's id.
+        authorization: String,
+    },
+    /// A `tk` token, complete in itself.
+    Temporary {
+        /// The account's user name.
+        user: String,
+        /// When it stops working (`exp`).
+        expires: Timestamp,
+        /// When it was created (`iat`).
+        issued: Timestamp,
+        /// Its scopes.
+        scopes: TokenScopeSet,
+    },
+}
+
+impl Claims {
+    /// The account's user name.
+    pub fn user(&self) -> &str {
+        match self {
+            Claims::Permanent { user, .. } | Claims::Temporary { user, .. } => user,
+        }
+    }
+}
+
+/// Why a token string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenStringError {
+    /// It cannot be parsed (the Tokens API's `TokenMalformed`).
+    #[error("token: malformed: {reason}")]
+    Malformed {
+        /// What is wrong with its shape.
+        reason: &'static str,
+    },
+    /// It parses but does not verify (`TokenInvalid`).
+    #[error("token: invalid: {reason}")]
+    Invalid {
+        /// What failed.
+        reason: &'static str,
+        /// What the unverified payload says, for the retrieve answer.
+        usage: TokenUsage,
+        /// The unverified claims.
+        claims: Box<Claims>,
+    },
+}
+
+/// A token string whose signature and lifetime were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// `pk`, `sk` or `tk`.
+    pub usage: TokenUsage,
+    /// What it says.
+    pub claims: Claims,
+}
+
+impl VerifiedToken {
+    /// The policy of a `tk` token, built from the string alone (`None` for
+    /// `pk`/`sk`, whose policy is the registry's).
+    pub fn temporary_policy(&self) -> Option<TokenPolicy> {
+        match &self.claims {
+            Claims::Temporary { expires, scopes, .. } => TokenPolicy::builder(TokenUsage::Temporary)
+                .scopes(scopes.iter())
+                .expires(*expires)
+                .build()
+                .ok(),
+            Claims::Permanent { .. } => None,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayloadJson {
+    u: String,
+    k: String,
+    #[serde(default)]
+    a: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    client: Option<String>,
+}
+
+/// A token string split and decoded, not yet verified.
+#[derive(Debug)]
+pub struct ParsedToken<'a> {
+    usage: TokenUsage,
+    claims: Claims,
+    key_id: String,
+    signed: &'a str,
+    signature: [u8; 32],
+}
+
+const fn malformed(reason: &'static str) -> TokenStringError {
+    TokenStringError::Malformed { reason }
+}
+
+fn is_base64url(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl<'a> ParsedToken<'a> {
+    /// Checks the shape and decodes the payload; computes no MAC.
+    pub fn parse(token: &'a str) -> Result<ParsedToken<'a>, TokenStringError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(malformed("longer than 1024 characters"));
+        }
+        let (signed, signature) = token
+            .rsplit_once('.')
+            .ok_or(malformed("expected usage.payload.signature"))?;
+        let (usage, payload) = signed
+            .split_once('.')
+            .ok_or(malformed("expected usage.payload.signature"))?;
+        let usage = match usage {
+            "pk" => TokenUsage::Public,
+            "sk" => TokenUsage::Secret,
+            "tk" => TokenUsage::Temporary,
+            _ => return Err(malformed("the usage is not pk, sk or tk")),
+        };
+        if !is_base64url(payload) || !is_base64url(signature) {
+            return Err(malformed("the payload and signature must be non-empty base64url"));
+        }
+        if signature.len() != SIGNATURE_CHARS {
+            return Err(malformed("the signature is not 32 bytes"));
+        }
+        let mut sig = [0u8; 32];
+        match URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) {
+            Ok(32) => {}
+            _ => return Err(malformed("the signature is not 32 bytes of base64url")),
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| malformed("the payload is not base64url"))?;
+        let json: PayloadJson =
+            serde_json::from_slice(&bytes).map_err(|_| malformed("the payload is not the expected JSON"))?;
+        let claims = match (usage, json) {
+            (
+                TokenUsage::Public | TokenUsage::Secret,
+                PayloadJson {
+                    u,
+                    a: Some(a),
+                    exp: None,
+                    iat: None,
+                    scopes: None,
+                    client: None,
+                    k,
+                },
+            ) => (
+                Claims::Permanent {
+                    user: u,
+                    authorization: a,
+                },
+                k,
+            ),
+            (
+                TokenUsage::Temporary,
+                PayloadJson {
+                    u,
+                    a: None,
+                    exp: Some(exp),
+                    iat: Some(iat),
+                    scopes: Some(scopes),
+                    client: Some(client),
+                    k,
+                },
+            ) if client == "api" => {
+                let expires = Timestamp::from_unix_seconds(exp).ok_or(malformed("exp is out of range"))?;
+                let issued = Timestamp::from_unix_seconds(iat).ok_or(malformed("iat is out of range"))?;
+                let scopes = scopes
+                    .iter()
+                    .map(|s| s.parse::<TokenScope>())
+                    .collect::<Result<TokenScopeSet, _>>()
+                    .map_err(|_| malformed("the payload names an unknown scope"))?;
+                (
+                    Claims::Temporary {
+                        user: u,
+                        expires,
+                        issued,
+                        scopes,
+                    },
+                    k,
+                )
+            }
+            _ => return Err(malformed("the payload's fields do not fit the usage")),
+        };
+        let (claims, key_id) = claims;
+        Ok(ParsedToken {
+            usage,
+            claims,
+            key_id,
+            signed,
+            signature: sig,
+        })
+    }
+
+    /// `pk`, `sk` or `tk`.
+    pub fn usage(&self) -> TokenUsage {
+        self.usage
+    }
+
+    /// The unverified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Verifies the MAC with the key named in the payload, then a `tk`'s
+    /// lifetime.
+    pub fn verify(self, keys: &SigningKeys) -> Result<VerifiedToken, TokenStringError> {
+        let invalid = |reason, this: ParsedToken<'_>| TokenStringError::Invalid {
+            reason,
+            usage: this.usage,
+            claims: Box::new(this.claims),
+        };
+        let Some(key) = keys.find(&self.key_id) else {
+            return Err(invalid("the signing key is not live", self));
+        };
+        if !key.verify(self.signed.as_bytes(), &self.signature) {
+            return Err(invalid("the signature does not verify", self));
+        }
+        if let Claims::Temporary { expires, issued, .. } = &self.claims {
+            let life = expires.unix_seconds().saturating_sub(issued.unix_seconds());
+            if !(1..=MAX_TEMPORARY_LIFETIME_SECONDS).contains(&life) {
+                return Err(invalid("a tk token may live at most one hour", self));
+            }
+        }
+        Ok(VerifiedToken {
+            usage: self.usage,
+            claims: self.claims,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> SigningKeys {
+        SigningKeys::new(SigningKey::new("k1", &[7u8; 32]).unwrap())
+    }
+
+    #[test]
+    fn a_signed_pk_verifies_and_decodes() {
+        let claims = Claims::Permanent {
+            user: "alice".into(),
+            authorization: "abc".into(),
+        };
+        let s = keys().sign(TokenUsage::Public, &claims);
+        assert!(s.starts_with("pk."));
+        let v = keys().verify(&s).unwrap();
+        assert_eq!(v.usage, TokenUsage::Public);
+        assert_eq!(v.claims, claims);
+    }
+
+    #[test]
+    fn signing_keys_validate_ids_and_secrets() {
+        assert!(matches!(
+            SigningKey::new("", &[0; 32]),
+            Err(SigningKeyError::InvalidId { .. })
+        ));
+        assert!(matches!(
+            SigningKey::new("a b", &[0; 32]),
+            Err(SigningKeyError::InvalidId { .. })
+        ));
+        assert!(matches!(
+            SigningKey::new("a", &[0; 31]),
+            Err(SigningKeyError::ShortSecret { len: 31, .. })
+        ));
+        let k = SigningKey::new("a", &[0; 32]).unwrap();
+        assert!(matches!(
+            SigningKeys::with_previous(k.clone(), k),
+            Err(SigningKeyError::DuplicateId { .. })
+        ));
+    }
+}
