@@ -1,0 +1,36 @@
+//! # keypolicy-registry
+//!
+//! A durable registry of [`keypolicy`] credentials: the lifecycle's
+//! accounts, keys and tokens, stored as changes in a database and served
+//! from an in-memory index.
+//!
+//! * **The database is the source of truth.** Every change the lifecycle
+//!   plans ([`keypolicy::lifecycle::Change`]) is written in one
+//!   transaction — a log row with a monotonic revision plus the
+//!   materialized rows — before it is applied in memory and acknowledged.
+//!   [`SqliteStore`] is the embedded default (one file, WAL,
+//!   `synchronous=FULL`); other databases implement the narrow [`Store`]
+//!   trait.
+//! * **Secrets never reach the database.** Key strings are kept as SHA-256
+//!   digests; token strings not at all (verified by signature with keys
+//!   from configuration, metadata found by id).
+//! * **The process holds a derived index.** [`CredentialIndex`] maps
+//!   digests and token ids to compiled policies; each change edits a few
+//!   entries, and readers never take a lock a writer holds.
+//! * **The core's seam.** [`Registry`] implements
+//!   [`keypolicy::tower::KeyLookup`], so `keypolicy`'s HTTP guard and tower
+//!   layer serve from it unchanged.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod index;
+mod registry;
+mod sqlite;
+mod store;
+
+pub use error::{RegistryError, StoreError};
+pub use index::{unix_now, CredentialIndex, DigestHasher};
+pub use registry::{is_valid_user, Registry};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoredChange};

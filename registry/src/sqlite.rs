@@ -1,0 +1,286 @@
+//! The embedded store: one SQLite file through `rusqlite` (bundled, so
+//! nothing to install), in WAL mode with `synchronous=FULL`, so every
+//! acknowledged change survives a crash or power loss.
+
+use std::path::Path;
+
+use keypolicy::lifecycle::{Change, KeyDigest};
+use keypolicy::token::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::error::StoreError;
+use crate::store::{Store, StoredChange};
+
+/// The schema migrations, in order; `PRAGMA user_version` records how many
+/// have run. Versioned in the repository, never edited once released.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+
+/// A [`Store`] in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and migrates it.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::with_connection(Connection::open(path)?)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::with_connection(Connection::open_in_memory()?)
+    }
+
+    fn with_connection(conn: Connection) -> Result<SqliteStore, StoreError> {
+        // WAL: readers never block the writer; FULL: a commit is on disk
+        // before it is acknowledged (WAL's default, NORMAL, may lose the
+        // last commits on power loss).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > known {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: known,
+            });
+        }
+        for sql in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(0)) {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version (how many migrations have run).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    /// The latest revision, `0` when there is no change yet.
+    pub fn revision(&self) -> Result<u64, StoreError> {
+        let revision: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(revision) FROM changes", [], |row| row.get(0))
+            .optional()?
+            .flatten();
+        Ok(revision.and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
+    }
+
+    /// The connection, for inspection (tests, operators' queries).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Store for SqliteStore {
+    fn changes_since(&mut self, revision: u64) -> Result<Vec<StoredChange>, StoreError> {
+        let after = i64::try_from(revision).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT revision, user, body FROM changes WHERE revision > ?1 ORDER BY revision")?;
+        let rows = stmt.query_map([after], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (revision, user, body) = row?;
+            let corrupt = |message: String| StoreError::CorruptRow { revision, message };
+            let change: Change = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+            let revision = u64::try_from(revision).map_err(|e| corrupt(e.to_string()))?;
+            changes.push(StoredChange { revision, user, change });
+        }
+        Ok(changes)
+    }
+
+    fn append(&mut self, user: &str, change: &Change) -> Result<u64, StoreError> {
+        let body = serde_json::to_string(change).map_err(|e| StoreError::Encode {
+            change: change.name(),
+            message: e.to_string(),
+        })?;
+        let at = change_at(change).map(|t| t.to_string()).unwrap_or_default();
+        // One transaction: the log row and the materialized rows commit
+        // together or not at all (dropping `tx` on an error rolls back).
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO changes (user, kind, body, at) VALUES (?1, ?2, ?3, ?4)",
+            params![user, change.name(), body, at],
+        )?;
+        let revision = tx.last_insert_rowid();
+        materialize(&tx, user, change, revision)?;
+        tx.commit()?;
+        Ok(u64::try_from(revision).unwrap_or(0))
+    }
+}
+
+/// When a change happened.
+fn change_at(change: &Change) -> Option<Timestamp> {
+    match change {
+        Change::AccountOpened { at, .. }
+        | Change::KeyCreated { at, .. }
+        | Change::KeyUpdated { at, .. }
+        | Change::KeyRotated { at, .. }
+        | Change::KeyDeleted { at, .. }
+        | Change::TokenCreated { at, .. }
+        | Change::TokenUpdated { at, .. }
+        | Change::TokenDeleted { at, .. }
+        | Change::DefaultTokenReplaced { at, .. } => Some(*at),
+        _ => None,
+    }
+}
+
+fn json<T: serde::Serialize>(change: &Change, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Encode {
+        change: change.name(),
+        message: e.to_string(),
+    })
+}
+
+fn digest(d: &KeyDigest) -> &[u8] {
+    &d.0
+}
+
+/// Writes a change's effect on the materialized tables.
+fn materialize(tx: &Transaction<'_>, user: &str, change: &Change, revision: i64) -> Result<(), StoreError> {
+    match change {
+        Change::AccountOpened {
+            key_id,
+            key_digest,
+            key_policy,
+            token_id,
+            token_policy,
+            at,
+            ..
+        } => {
+            let at = at.to_string();
+            tx.execute(
+                "INSERT INTO accounts (user, default_key, default_token, opened, revision) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user, key_id, token_id, at, revision],
+            )?;
+            tx.execute(
+                "INSERT INTO keys (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+                params![key_id, user, json(change, key_policy)?, at],
+            )?;
+            tx.execute(
+                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
+                params![digest(key_digest), key_id, at],
+            )?;
+            tx.execute(
+                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+                params![token_id, user, json(change, token_policy)?, at],
+            )?;
+        }
+        Change::KeyCreated {
+            id,
+            digest: d,
+            policy,
+            at,
+        } => {
+            let at = at.to_string();
+            tx.execute(
+                "INSERT INTO keys (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+                params![id, user, json(change, policy)?, at],
+            )?;
+            tx.execute(
+                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
+                params![digest(d), id, at],
+            )?;
+        }
+        Change::KeyUpdated { id, policy, at } => {
+            tx.execute(
+                "UPDATE keys SET policy = ?2, modified = ?3 WHERE id = ?1",
+                params![id, json(change, policy)?, at.to_string()],
+            )?;
+        }
+        Change::KeyRotated {
+            id,
+            retired,
+            digest: d,
+            grace_until,
+            at,
+        } => {
+            let at = at.to_string();
+            tx.execute(
+                "UPDATE key_strings SET retired = ?2, grace_until = ?3 WHERE digest = ?1",
+                params![digest(retired), at, grace_until.map(|t| t.to_string())],
+            )?;
+            tx.execute(
+                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
+                params![digest(d), id, at],
+            )?;
+            tx.execute("UPDATE keys SET modified = ?2 WHERE id = ?1", params![id, at])?;
+        }
+        Change::KeyDeleted { id, at } => {
+            let at = at.to_string();
+            tx.execute("UPDATE keys SET deleted = ?2 WHERE id = ?1", params![id, at])?;
+            // Every string of a deleted key stops, grace or not.
+            tx.execute(
+                "UPDATE key_strings SET retired = COALESCE(retired, ?2), grace_until = NULL WHERE key_id = ?1",
+                params![id, at],
+            )?;
+        }
+        Change::TokenCreated { id, policy, at } => {
+            tx.execute(
+                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+                params![id, user, json(change, policy)?, at.to_string()],
+            )?;
+        }
+        Change::TokenUpdated { id, policy, at } => {
+            tx.execute(
+                "UPDATE tokens SET policy = ?2, modified = ?3 WHERE id = ?1",
+                params![id, json(change, policy)?, at.to_string()],
+            )?;
+        }
+        Change::TokenDeleted { id, at } => {
+            tx.execute(
+                "UPDATE tokens SET deleted = ?2 WHERE id = ?1",
+                params![id, at.to_string()],
+            )?;
+        }
+        Change::DefaultTokenReplaced {
+            deleted,
+            id,
+            policy,
+            at,
+        } => {
+            let at = at.to_string();
+            tx.execute("UPDATE tokens SET deleted = ?2 WHERE id = ?1", params![deleted, at])?;
+            tx.execute(
+                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+                params![id, user, json(change, policy)?, at],
+            )?;
+            tx.execute(
+                "UPDATE accounts SET default_token = ?2 WHERE user = ?1",
+                params![user, id],
+            )?;
+        }
+        _ => {
+            // Fail closed: a change this build cannot materialize is not
+            // logged either (the transaction rolls back).
+            return Err(StoreError::Encode {
+                change: change.name(),
+                message: "this version of the store does not know this change".into(),
+            });
+        }
+    }
+    tx.execute(
+        "UPDATE accounts SET revision = ?2 WHERE user = ?1",
+        params![user, revision],
+    )?;
+    Ok(())
+}
