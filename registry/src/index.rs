@@ -141,6 +141,13 @@ impl CredentialIndex {
         Prepared(self.plan(change, before))
     }
 
+    /// Plans and applies `change` at once, for measurements that drive the
+    /// index without a registry (`benches/scale.rs`).
+    #[doc(hidden)]
+    pub fn apply_for_bench(&self, change: &Change, before: &Account) {
+        self.commit(self.prepare(change, before));
+    }
+
     /// Applies prepared edits.
     pub(crate) fn commit(&self, prepared: Prepared) {
         for edit in prepared.0 {

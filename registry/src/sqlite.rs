@@ -78,6 +78,23 @@ impl SqliteStore {
         Ok(revision.and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
     }
 
+    /// Persists many changes of one account in a single transaction (an
+    /// import, or a benchmark's setup): all of them or none. Returns the
+    /// last revision.
+    pub fn append_all<'c>(
+        &mut self,
+        user: &str,
+        changes: impl IntoIterator<Item = &'c Change>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut revision = 0;
+        for change in changes {
+            revision = insert_change(&tx, user, change)?;
+        }
+        tx.commit()?;
+        Ok(u64::try_from(revision).unwrap_or(0))
+    }
+
     /// The connection, for inspection (tests, operators' queries).
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -109,23 +126,25 @@ impl Store for SqliteStore {
     }
 
     fn append(&mut self, user: &str, change: &Change) -> Result<u64, StoreError> {
-        let body = serde_json::to_string(change).map_err(|e| StoreError::Encode {
-            change: change.name(),
-            message: e.to_string(),
-        })?;
-        let at = change_at(change).map(|t| t.to_string()).unwrap_or_default();
         // One transaction: the log row and the materialized rows commit
         // together or not at all (dropping `tx` on an error rolls back).
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO changes (user, kind, body, at) VALUES (?1, ?2, ?3, ?4)",
-            params![user, change.name(), body, at],
-        )?;
-        let revision = tx.last_insert_rowid();
-        materialize(&tx, user, change, revision)?;
+        let revision = insert_change(&tx, user, change)?;
         tx.commit()?;
         Ok(u64::try_from(revision).unwrap_or(0))
     }
+}
+
+/// Writes one change — the log row and its materialized rows — inside
+/// `tx`, and returns its revision.
+fn insert_change(tx: &Transaction<'_>, user: &str, change: &Change) -> Result<i64, StoreError> {
+    let body = json(change, change)?;
+    let at = change_at(change).map(|t| t.to_string()).unwrap_or_default();
+    tx.prepare_cached("INSERT INTO changes (user, kind, body, at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![user, change.name(), body, at])?;
+    let revision = tx.last_insert_rowid();
+    materialize(tx, user, change, revision)?;
+    Ok(revision)
 }
 
 /// When a change happened.

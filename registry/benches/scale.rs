@@ -1,0 +1,254 @@
+//! The registry at scale: a measurement binary (not criterion: what it
+//! measures are one-off quantities — bytes held, a cold start — and
+//! latency distributions of single changes). Run it in release:
+//!
+//! ```sh
+//! cargo bench -p keypolicy-registry --bench scale              # 1,000,000 keys
+//! cargo bench -p keypolicy-registry --bench scale -- 10000     # fewer keys
+//! ```
+//!
+//! Each key is a typical web key: type `web`, 3 allowed domains, 2
+//! tilesets, 2 scopes, all distinct per key (no sharing to help).
+//!
+//! 1. Memory of the index: bytes the process holds after inserting N keys
+//!    into a [`CredentialIndex`], minus before (a counting allocator);
+//!    compared with the same keys in the core's `KeyStore` map.
+//! 2. One change applied to the N-key index (create, rotate, delete):
+//!    median and p99 of 1,000 each, index only (the store is timed in 3).
+//! 3. Cold start: N keys written to a SQLite file, then
+//!    `Registry::open` — read, replay, compile, index.
+
+#![allow(
+    unsafe_code,
+    reason = "a GlobalAlloc impl is unsafe by definition; it only delegates to System"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a measurement binary: a panic is a failed run"
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use keypolicy::key::{KeyScope, KeyType};
+use keypolicy::lifecycle::{Account, Change, KeyString, SeededRandom, SigningKey, SigningKeys};
+use keypolicy::token::Timestamp;
+use keypolicy::tower::{Credential, KeyStore};
+use keypolicy::KeyPolicy;
+use keypolicy_registry::{CredentialIndex, Registry, SqliteStore};
+
+/// Bytes currently allocated by the whole process.
+struct Counting;
+
+static HELD: AtomicIsize = AtomicIsize::new(0);
+
+fn size(layout: Layout) -> isize {
+    isize::try_from(layout.size()).unwrap_or(isize::MAX)
+}
+
+// SAFETY: every method delegates to `System` unchanged; the counter is an
+// atomic, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(size(layout), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(size(layout), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(size(layout), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HELD.fetch_add(
+            isize::try_from(new_size).unwrap_or(isize::MAX) - size(layout),
+            Ordering::Relaxed,
+        );
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn held() -> isize {
+    HELD.load(Ordering::Relaxed)
+}
+
+fn web_key(i: usize) -> KeyPolicy {
+    KeyPolicy::builder()
+        .key_type(KeyType::Web)
+        .scopes([KeyScope::TilesRead, KeyScope::StylesRead])
+        .allowed_domains([
+            format!("https://app{i}.example.com"),
+            format!("www.site{i}.com"),
+            format!("*.cdn{i}.example.net"),
+        ])
+        .allowed_tilesets([format!("user{i}.streets"), format!("user{i}.terrain")])
+        .build()
+        .unwrap()
+}
+
+const T0: i64 = 1_767_225_600;
+
+fn at(unix: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(unix).unwrap()
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i.min(samples.len() - 1)]
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    println!("keys: {n}");
+    let mut rng = SeededRandom::new(1);
+
+    // The keys and their strings, made up front (not measured).
+    let strings: Vec<KeyString> = (0..n).map(|_| KeyString::generate(&mut rng).unwrap()).collect();
+
+    // 1. Memory: today's KeyStore map, then the index.
+    let before = held();
+    let store: HashMap<Box<str>, Credential> = strings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Box::from(s.as_str()), Credential::from(web_key(i))))
+        .collect();
+    let store = KeyStore::new(store);
+    let keystore_bytes = held() - before;
+    println!(
+        "memory, KeyStore (HashMap<Box<str>, Credential>): {} bytes/key",
+        keystore_bytes / n as isize
+    );
+    drop(store);
+
+    let opened = Account::open("alice", at(T0), &mut rng).unwrap();
+    let mut account = opened.account;
+    let index = CredentialIndex::new();
+    let before = held();
+    for (i, s) in strings.iter().enumerate() {
+        let change = Change::KeyCreated {
+            id: format!("k{i:023}"),
+            digest: s.digest(),
+            policy: web_key(i),
+            at: at(T0),
+        };
+        index.apply_for_bench(&change, &account);
+    }
+    let index_bytes = held() - before;
+    println!("memory, CredentialIndex: {} bytes/key", index_bytes / n as isize);
+
+    // 2. One change on the N-key index. The account learns the keys too
+    //    (rotate and delete read it), outside the measured window.
+    let started = Instant::now();
+    for (i, s) in strings.iter().enumerate() {
+        let change = Change::KeyCreated {
+            id: format!("k{i:023}"),
+            digest: s.digest(),
+            policy: web_key(i),
+            at: at(T0),
+        };
+        account.apply(&change).unwrap();
+    }
+    println!("(account replay of {n} keys: {:.2?})", started.elapsed());
+    let ops = 1_000.min(n);
+    let mut create = Vec::with_capacity(ops);
+    let mut rotate = Vec::with_capacity(ops);
+    let mut delete = Vec::with_capacity(ops);
+    for i in 0..ops {
+        let fresh = KeyString::generate(&mut rng).unwrap();
+        let change = Change::KeyCreated {
+            id: format!("n{i:023}"),
+            digest: fresh.digest(),
+            policy: web_key(n + i),
+            at: at(T0),
+        };
+        let t = Instant::now();
+        index.apply_for_bench(&change, &account);
+        create.push(t.elapsed());
+        account.apply(&change).unwrap();
+
+        let id = format!("k{i:023}");
+        let retired = account.key(&id).unwrap().digest;
+        let change = Change::KeyRotated {
+            id: id.clone(),
+            retired,
+            digest: KeyString::generate(&mut rng).unwrap().digest(),
+            grace_until: Some(at(T0 + 60)),
+            at: at(T0),
+        };
+        let t = Instant::now();
+        index.apply_for_bench(&change, &account);
+        rotate.push(t.elapsed());
+        account.apply(&change).unwrap();
+
+        let change = Change::KeyDeleted { id, at: at(T0) };
+        let t = Instant::now();
+        index.apply_for_bench(&change, &account);
+        delete.push(t.elapsed());
+        account.apply(&change).unwrap();
+    }
+    for (name, samples) in [
+        ("create", &mut create),
+        ("rotate", &mut rotate),
+        ("delete", &mut delete),
+    ] {
+        let median = percentile(samples, 0.5);
+        let p99 = percentile(samples, 0.99);
+        println!("change applied to the {n}-key index, {name}: median {median:.2?}, p99 {p99:.2?}");
+    }
+    drop(account);
+    drop(index);
+
+    // 3. Cold start from SQLite.
+    let dir = std::env::temp_dir().join(format!("keypolicy-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scale.db");
+    let signing = SigningKeys::new(SigningKey::new("bench", &[1; 32]).unwrap());
+    {
+        let mut store = SqliteStore::open(&path).unwrap();
+        let opened = Account::open("alice", at(T0), &mut rng).unwrap();
+        let changes: Vec<Change> = std::iter::once(opened.change)
+            .chain(strings.iter().enumerate().map(|(i, s)| Change::KeyCreated {
+                id: format!("k{i:023}"),
+                digest: s.digest(),
+                policy: web_key(i),
+                at: at(T0),
+            }))
+            .collect();
+        let t = Instant::now();
+        store.append_all("alice", &changes).unwrap();
+        println!(
+            "(setup: {} changes written in one transaction: {:.2?})",
+            changes.len(),
+            t.elapsed()
+        );
+    }
+    let t = Instant::now();
+    let registry = Registry::open(SqliteStore::open(&path).unwrap(), signing).unwrap();
+    let cold = t.elapsed();
+    assert_eq!(registry.index().key_count(), n + 1);
+    println!("cold start, {n} keys from SQLite (read, replay, compile, index): {cold:.2?}");
+    drop(registry);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
