@@ -11,14 +11,12 @@ use crate::syntax::host::{
     host_byte_class, is_punycode_label, parse_ascii_host, punycode_is_canonical, DomainRef, HostRef, LowerBuf,
     MAX_HOST_LEN, MAX_LABEL_LEN, UPPER,
 };
+use crate::syntax::url::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, MAX_SCHEME_LEN};
 
 /// The longest `Origin` header value we look at, in bytes. Browsers send
 /// `scheme://host:port`, at most a few hundred bytes; anything longer is
 /// refused before it is parsed, so hostile input costs constant time.
 pub const MAX_ORIGIN_LEN: usize = 2048;
-
-/// Longest scheme we accept (custom app schemes are short).
-const MAX_SCHEME_LEN: usize = 32;
 
 /// Longest authority (`host[:port]`) that can be valid: a 253-byte name,
 /// its optional trailing dot, and `:` with a port of at most 5 digits
@@ -36,6 +34,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) scheme_host: &'a str,
     /// The parsed host.
     pub(crate) host: HostRef<'a>,
+    /// The explicit port, if any.
+    pub(crate) port: Option<u16>,
 }
 
 impl Origin<'_> {
@@ -54,75 +54,6 @@ impl Origin<'_> {
             _ => true,
         }
     }
-}
-
-/// `http` or `https`: the only schemes an allowed URL, a usable Referer
-/// and a web (not app-scheme) Origin may have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum WebScheme {
-    Http,
-    Https,
-}
-
-impl WebScheme {
-    /// Parses `http` or `https` in any case.
-    pub(crate) fn parse(scheme: &str) -> Option<WebScheme> {
-        // `http` then an optional `s`: one comparison instead of two (this
-        // runs on every Origin).
-        if !scheme.get(..4).is_some_and(|http| http.eq_ignore_ascii_case("http")) {
-            return None;
-        }
-        match scheme.get(4..) {
-            Some("") => Some(WebScheme::Http),
-            Some(s) if s.eq_ignore_ascii_case("s") => Some(WebScheme::Https),
-            _ => None,
-        }
-    }
-
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            WebScheme::Http => "http",
-            WebScheme::Https => "https",
-        }
-    }
-
-    /// The port a URL of this scheme uses when it names none.
-    pub(crate) const fn default_port(self) -> u16 {
-        match self {
-            WebScheme::Http => 80,
-            WebScheme::Https => 443,
-        }
-    }
-}
-
-/// `http` or `https`, in any case.
-pub(crate) fn is_web_scheme(scheme: &str) -> bool {
-    WebScheme::parse(scheme).is_some()
-}
-
-/// Splits `scheme://rest` in an allowlist entry, where the scheme ends
-/// before any path, query or fragment: in `example.com/?next=https://x` the
-/// `://` is in the query, and the entry has no scheme.
-pub(crate) fn split_scheme(entry: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = entry.split_once("://")?;
-    (!scheme.contains(['/', '?', '#'])).then_some((scheme, rest))
-}
-
-/// A valid URL scheme: a letter, then letters, digits, `+`, `-`, `.`.
-pub(crate) fn is_valid_scheme(scheme: &str) -> bool {
-    let mut bytes = scheme.bytes();
-    scheme.len() <= MAX_SCHEME_LEN
-        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
-/// Parses a port: 1 to 5 digits, value 1..=65535. Port 0 cannot be
-/// connected to, so no browser sends it.
-pub(crate) fn parse_port(port: &str) -> Option<u16> {
-    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    port.parse::<u16>().ok().filter(|&p| p != 0)
 }
 
 /// The bytes that may appear in the authority (`host[:port]`) of a
@@ -175,15 +106,17 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
         return None;
     }
     let (raw_host, port) = split_host_port(authority)?;
-    if let Some(port) = port {
-        parse_port(port)?;
-    }
+    let port = match port {
+        Some(port) => Some(parse_port(port)?),
+        None => None,
+    };
     let host = parse_ascii_host(raw_host).ok()?;
     let scheme_host = value.get(..scheme.len() + "://".len() + raw_host.len())?;
     Some(Origin {
         scheme,
         scheme_host,
         host,
+        port,
     })
 }
 
@@ -232,9 +165,10 @@ fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str
     if host_end > MAX_HOST_LEN || !matches!(last.first(), Some(b) if !b.is_ascii_digit()) {
         return None;
     }
-    if let Some(port) = authority.get(host_end..).and_then(|p| p.strip_prefix(':')) {
-        parse_port(port)?;
-    }
+    let port = match authority.get(host_end..).and_then(|p| p.strip_prefix(':')) {
+        Some(port) => Some(parse_port(port)?),
+        None => None,
+    };
     Some(Origin {
         scheme,
         scheme_host: value.get(..scheme.len() + "://".len() + host_end)?,
@@ -243,26 +177,7 @@ fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str
             has_punycode,
             has_upper: classes & UPPER != 0,
         }),
-    })
-}
-
-/// Splits `host[:port]` or `[v6][:port]`; the port is returned unparsed.
-pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, rest) = authority.split_at(end + 1);
-        return match rest {
-            "" => Some((host, None)),
-            _ => rest.strip_prefix(':').map(|p| (host, Some(p))),
-        };
-    }
-    // `split_once(':')`, by bytes: cheaper on the short strings seen here.
-    Some(match authority.bytes().position(|b| b == b':') {
-        Some(colon) => {
-            let (host, port) = authority.split_at(colon);
-            (host, port.get(1..))
-        }
-        None => (authority, None),
+        port,
     })
 }
 
