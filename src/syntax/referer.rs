@@ -287,7 +287,10 @@ mod tests {
     #[test]
     fn origin_headers_are_referers_with_path_slash() {
         let r = Referer::from_origin_header("HTTPS://Example.com").unwrap();
-        assert_eq!((r.scheme, r.port, r.path, r.origin), (WebScheme::Https, 443, "/", "HTTPS://Example.com"));
+        assert_eq!(
+            (r.scheme, r.port, r.path, r.origin),
+            (WebScheme::Https, 443, "/", "HTTPS://Example.com")
+        );
         let r = Referer::from_origin_header("http://localhost:3000").unwrap();
         assert_eq!((r.scheme, r.port, r.path), (WebScheme::Http, 3000, "/"));
         for value in [
