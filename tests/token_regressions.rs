@@ -116,7 +116,11 @@ fn invalid_punycode_subdomains_of_an_allowed_host_are_refused() {
     };
     assert_eq!(decide("https://docs.example.com/"), None);
     assert_eq!(decide("https://xn--mnchen-3ya.example.com/"), None);
-    for invalid in ["https://xn--a.example.com/", "https://xn--0.example.com/", "https://xn---.example.com/"] {
+    for invalid in [
+        "https://xn--a.example.com/",
+        "https://xn--0.example.com/",
+        "https://xn---.example.com/",
+    ] {
         assert_eq!(decide(invalid), Some(Denial::RefererNotAllowed), "{invalid}");
     }
 }

@@ -94,9 +94,12 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
     if !is_valid_scheme(scheme) || authority.len() > MAX_AUTHORITY_LEN {
         return None;
     }
-    if let Some(origin) = parse_plain_authority(value, scheme, authority) {
-        return Some(origin);
-    }
+    parse_plain_authority(value, scheme, authority).or_else(|| parse_any_authority(value, scheme, authority))
+}
+
+/// The general path of [`parse_origin`]: any authority a browser may
+/// serialize, IP literals and trailing dots included.
+fn parse_any_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str) -> Option<Origin<'a>> {
     // A serialized origin is printable ASCII (which rules out whitespace,
     // control bytes — which the `url` crate would strip — and non-ASCII) and
     // ends at the port: no path (not even `/`), query, fragment, userinfo,
@@ -236,5 +239,64 @@ mod tests {
             assert!(parse_origin(bad).is_none(), "{bad:?}");
         }
         assert!(parse_origin(&format!("https://{}.com", "a".repeat(MAX_ORIGIN_LEN))).is_none());
+    }
+
+    /// `https://` + an authority of exactly `len` bytes: a name of 63-byte
+    /// labels (the last one shorter), a trailing dot if asked, and a port.
+    fn origin_of_authority_len(len: usize, trailing_dot: bool, port: &str) -> String {
+        let mut host = String::new();
+        let name_len = len - port.len() - usize::from(trailing_dot);
+        while host.len() < name_len {
+            if !host.is_empty() {
+                host.push('.');
+            }
+            let room = (name_len - host.len()).min(MAX_LABEL_LEN);
+            host.push_str(&"a".repeat(room));
+        }
+        format!("https://{host}{}{port}", if trailing_dot { "." } else { "" })
+    }
+
+    /// The caps hold at their exact boundary: a 253-byte name with a
+    /// trailing dot and a 5-digit port is the longest valid authority.
+    #[test]
+    fn length_caps_hold_at_the_boundary() {
+        let longest = origin_of_authority_len(MAX_AUTHORITY_LEN, true, ":65535");
+        assert_eq!(longest.len(), "https://".len() + MAX_AUTHORITY_LEN);
+        assert!(parse_origin(&longest).is_some(), "{longest}");
+        let without_dot = origin_of_authority_len(MAX_HOST_LEN + ":65535".len(), false, ":65535");
+        assert!(parse_origin(&without_dot).is_some(), "{without_dot}");
+        // One byte more name: over the host cap (and, with the dot, the
+        // authority cap).
+        let over = origin_of_authority_len(MAX_AUTHORITY_LEN + 1, true, ":65535");
+        assert!(parse_origin(&over).is_none(), "{over}");
+        let over = origin_of_authority_len(MAX_HOST_LEN + 1 + ":65535".len(), false, ":65535");
+        assert!(parse_origin(&over).is_none(), "{over}");
+        // Labels: 63 bytes is the most, on the fast path and the general one.
+        for last in [MAX_LABEL_LEN, MAX_LABEL_LEN + 1] {
+            for suffix in ["", ":8080", "."] {
+                let origin = format!("https://example.{}{suffix}", "a".repeat(last));
+                assert_eq!(parse_origin(&origin).is_some(), last == MAX_LABEL_LEN, "{origin}");
+                let first = format!("https://{}.example{suffix}", "a".repeat(last));
+                assert_eq!(parse_origin(&first).is_some(), last == MAX_LABEL_LEN, "{first}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 4096, failure_persistence: None, ..Default::default() })]
+
+        /// The fast path is only a shortcut: for any authority it returns
+        /// nothing (and the general path decides) or exactly what the
+        /// general path returns.
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            authority in "([a-zA-Z0-9_-]{0,70}[.:]){0,4}([a-zA-Z0-9_-]{0,70}|[a-zA-Z0-9_.:\\[\\]%@-]{0,20})",
+            scheme in "(https|http|HTTP|app)",
+        ) {
+            let value = format!("{scheme}://{authority}");
+            if let Some(fast) = parse_plain_authority(&value, &scheme, &authority) {
+                proptest::prop_assert_eq!(Some(fast), parse_any_authority(&value, &scheme, &authority), "{}", value);
+            }
+        }
     }
 }

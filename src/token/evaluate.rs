@@ -140,4 +140,24 @@ mod tests {
             Some(AllowOrigin::Origin("https://b.example.com"))
         );
     }
+
+    /// The echo checks the Origin's IDNA like any other host: an Origin
+    /// with an invalid punycode label under an allowed host is never
+    /// echoed, though the Referer alone allows the request.
+    #[test]
+    fn echo_refuses_an_origin_with_invalid_punycode() {
+        let t = token(&["example.com"]);
+        let with_origin = |origin: &'static str| {
+            TokenRequest::new(TokenScope::StylesRead)
+                .with_referer("https://docs.example.com/")
+                .with_origin(origin)
+        };
+        let r = with_origin("https://xn--mnchen-3ya.example.com");
+        let valid = evaluate_token(&t, &r).allow_origin();
+        assert_eq!(valid, Some(AllowOrigin::Origin("https://xn--mnchen-3ya.example.com")));
+        let r = with_origin("https://xn--a.example.com");
+        let d = evaluate_token(&t, &r);
+        assert!(d.is_allowed());
+        assert_eq!(d.allow_origin(), None);
+    }
 }
