@@ -67,7 +67,7 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         let probe = request
             .uri()
             .query()
-            .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "probe"))
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "probe"))
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         (probe, header("origin"), header("referer"), header("sec-fetch-mode"))

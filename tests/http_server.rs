@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use axum::http::{Method, StatusCode};
-use keypolicy::tower::Credential;
+use keypolicy::http::Credential;
 use keypolicy::KeyPolicy;
 
 mod support;
@@ -196,10 +196,45 @@ async fn preflights_are_answered_for_allowed_origins() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.header("access-control-allow-origin"), None);
     assert_eq!(reply.header("access-control-allow-methods"), None);
+}
 
-    let headers = [("origin", "http://localhost"), ("access-control-request-method", "GET")];
-    let reply = send(addr, Method::OPTIONS, TILE, &headers).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+/// Issue 9: Chromium rejects a preflight that is not 2xx before the page
+/// can read anything, so a preflight whose actual request would get a
+/// readable error (`*`) is answered 204 and the actual request's error
+/// reaches the page. Refusals the page could not read stay refused.
+#[tokio::test]
+async fn preflights_let_readable_errors_through() {
+    let (addr, _) = tile_server().await;
+    let preflight = |uri: String| async move {
+        let headers = [
+            ("origin", "http://localhost:8000"),
+            ("access-control-request-method", "GET"),
+        ];
+        send(addr, Method::OPTIONS, &uri, &headers).await
+    };
+    for uri in [
+        TILE.to_owned(),
+        format!("{TILE}?key=no-such-key"),
+        format!("{TILE}?key=a&key=b"),
+        format!("{TILE}?access_token=tk.demo-expired"),
+        "/tiles-auth?key=demo-desktop-styles".to_owned(),
+    ] {
+        let reply = preflight(uri.clone()).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{uri}");
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "{uri}");
+        assert_eq!(reply.header("access-control-allow-methods"), Some("GET, HEAD"), "{uri}");
+        assert_eq!(reply.header("www-authenticate"), None, "{uri}");
+        // ... and the actual request gets the error, readable.
+        let actual = get(addr, &uri, &[("origin", "http://localhost:8000")]).await;
+        assert!(actual.status.is_client_error(), "{uri}");
+        assert_eq!(actual.header("access-control-allow-origin"), Some("*"), "{uri}");
+    }
+    // Unreadable refusals (an origin rule's) and unknown paths stay refused.
+    let reply = preflight(format!("{TILE}?access_token=pk.demo-docs-maps")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    let reply = preflight("/v1/other?key=demo-unrestricted".to_owned()).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -15,9 +15,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keypolicy::http::{error_response, Target};
+use keypolicy::http::{error_response, Credential, KeyStore, Target};
 use keypolicy::key::Resource;
-use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
+use keypolicy::tower::PolicyLayer;
 use keypolicy::{KeyPolicy, TokenPolicy};
 use serde::Deserialize;
 
@@ -72,7 +72,7 @@ pub fn target(parts: &Parts) -> Option<Target<'_>> {
     let path = parts.uri.path();
     if path == "/tiles-auth" {
         let tileset = parts.uri.query().and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| (name == "tileset").then_some(value))
+            form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| (name == "tileset").then_some(value))
         });
         let mut target = Target::new(Resource::Tiles);
         target.tileset = tileset;
@@ -125,10 +125,10 @@ async fn style(Path((user, style)): Path<(String, String)>, uri: Uri, headers: H
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     // The key or token the request was allowed with (the layer checked it).
-    let (param, credential) = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+    let (param, credential) = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(name, _)| name == "key" || name == "access_token")
         .unwrap_or_default();
-    let credential: String = url::form_urlencoded::byte_serialize(credential.as_bytes()).collect();
+    let credential: String = form_urlencoded::byte_serialize(credential.as_bytes()).collect();
     let tiles = format!("http://{host}/v1/tiles/{user}.streets/{{z}}/{{x}}/{{y}}.png?{param}={credential}");
     let style = serde_json::json!({
         "version": 8,

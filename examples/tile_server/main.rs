@@ -15,7 +15,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use keypolicy::tower::KeyStore;
+use keypolicy::http::KeyStore;
 
 mod app;
 
@@ -125,7 +125,7 @@ mod tests {
         assert!(keys.contains_key("demo-web-localhost"));
         assert!(matches!(
             keys.get("pk.demo-localhost"),
-            Some(keypolicy::tower::Credential::Token(_))
+            Some(keypolicy::http::Credential::Token(_))
         ));
     }
 }

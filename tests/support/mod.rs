@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use keypolicy::tower::KeyStore;
+use keypolicy::http::KeyStore;
 
 #[path = "../../examples/tile_server/app.rs"]
 #[allow(dead_code, reason = "each test binary uses part of the example's module")]
