@@ -257,7 +257,8 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // The tile server, with a recorder around it.
     let log: Log = Arc::default();
-    let tiles = app::router(shipped_keys()).layer(middleware::from_fn_with_state(Arc::clone(&log), record));
+    let tiles = app::router(shipped_keys(), &app::Options::default())
+        .layer(middleware::from_fn_with_state(Arc::clone(&log), record));
     let tiles_addr: SocketAddr = serve(tiles).await;
 
     // The page server: another port, reached as `localhost` or `127.0.0.1`.
