@@ -21,7 +21,7 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -274,8 +274,8 @@ fn chromium() -> Option<PathBuf> {
 
 /// Loads `url` in Chromium (off the runtime's threads) and returns the
 /// page's results.
-async fn load(chromium: &PathBuf, url: String, label: &'static str, log: &Log) -> Value {
-    let (chromium, log) = (chromium.clone(), Arc::clone(log));
+async fn load(chromium: &Path, url: String, label: &'static str, log: &Log) -> Value {
+    let (chromium, log) = (chromium.to_path_buf(), Arc::clone(log));
     let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, &log))
         .await
         .unwrap();
@@ -318,17 +318,7 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // Allowed: the key's allowed_domains is `localhost` (any port, any scheme).
     let allowed_origin = format!("http://localhost:{page_port}");
-    let dom = {
-        let (chromium, url, log) = (
-            chromium.clone(),
-            format!("{allowed_origin}/page.html"),
-            Arc::clone(&log),
-        );
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "localhost", &log))
-            .await
-            .unwrap()
-    };
-    let r = results(&dom);
+    let r = load(&chromium, format!("{allowed_origin}/page.html"), "localhost", &log).await;
     eprintln!("page at {allowed_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
     assert_eq!(r["fetch"]["status"], 200, "{r}");
     assert_eq!(
@@ -375,17 +365,7 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // Refused: the same page from 127.0.0.1 (ports alone would not differ).
     let refused_origin = format!("http://127.0.0.1:{page_port}");
-    let dom = {
-        let (chromium, url, log) = (
-            chromium.clone(),
-            format!("{refused_origin}/page.html"),
-            Arc::clone(&log),
-        );
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "ip", &log))
-            .await
-            .unwrap()
-    };
-    let r = results(&dom);
+    let r = load(&chromium, format!("{refused_origin}/page.html"), "ip", &log).await;
     eprintln!("page at {refused_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
     // No Access-Control-Allow-Origin: the browser hides the 403 from the page.
     assert_eq!(r["fetch"], serde_json::json!({"error": "TypeError"}), "{r}");
