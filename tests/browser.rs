@@ -410,6 +410,7 @@ async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
         let request = seen(&log, "same-origin");
         assert_eq!(request.origin, None, "{request:?}");
         assert_eq!(request.sec_fetch_site.as_deref(), Some("same-origin"), "{request:?}");
+        assert_eq!(request.fetch_mode.as_deref(), Some("cors"), "{request:?}");
         if opted_in {
             assert_eq!(request.status, 200);
             assert_eq!(

@@ -41,11 +41,14 @@ async fn allowed_origin_gets_the_tile_with_cors_headers() {
     assert_eq!(reply.header("cache-control"), Some(app::TILE_CACHE_CONTROL));
     assert_eq!(png_size(&reply.body), (256, 256));
 
-    // `www.`, scheme and port are folded: the seed's three example domains.
+    // `www.`, scheme and port are folded: the seed's three example domains
+    // (the shipped file lists `localhost`, which allows every port).
     for origin in [
         "https://mappinest.com",
         "https://www.app.example.com",
         "http://localhost:3000",
+        "http://localhost:5173",
+        "https://localhost",
     ] {
         let reply = get(addr, &format!("{TILE}?key=demo-web-app"), &[("origin", origin)]).await;
         assert_eq!(reply.status, StatusCode::OK, "{origin}");
