@@ -7,10 +7,10 @@
 //!
 //! You supply two things:
 //!
-//! * a [`KeyLookup`](crate::http::KeyLookup) from key and token strings to their policies — usually
+//! * a [`KeyLookup`] from key and token strings to their policies — usually
 //!   a [`KeyStore`](crate::http::KeyStore), an in-memory map that can be swapped atomically when
 //!   keys are created, edited or rotated;
-//! * a function from the request's [`Parts`] to the [`Target`](crate::http::Target) it asks for
+//! * a function from the request's [`Parts`] to the [`Target`] it asks for
 //!   (the resource, the tileset(s) named and the scope a token needs),
 //!   usually from the path.
 //!
