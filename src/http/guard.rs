@@ -29,6 +29,9 @@ pub const MISSING_OR_INVALID_KEY: &str = "Missing or invalid key";
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7200);
 
 /// What the guard does with a request.
+///
+/// Deliberately not `#[non_exhaustive]`: a caller must handle both, and a
+/// third outcome would need every caller's attention.
 #[derive(Debug)]
 #[must_use]
 pub enum Verdict<B> {

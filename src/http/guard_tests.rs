@@ -1,6 +1,7 @@
 //! The guard's pipeline, request by request, without any framework.
 
 use super::*;
+use crate::http::testing::tiles_token;
 use crate::http::KeyStore;
 use crate::http::PublicOrigin;
 use crate::key::{KeyPolicy, KeyScope, KeyType, Resource};
@@ -24,20 +25,13 @@ fn store() -> KeyStore {
         .allowed_domains(["a.com"])
         .build()
         .unwrap();
-    let url_token = TokenPolicy::builder(TokenUsage::Public)
-        .scope(TokenScope::StylesTiles)
-        .allowed_urls(["https://a.com/maps"])
-        .build()
-        .unwrap();
+    let url_token = tiles_token(&["https://a.com/maps"]);
     let expired = TokenPolicy::builder(TokenUsage::Temporary)
         .scope(TokenScope::StylesTiles)
         .expires(Timestamp::from_unix_seconds(1_600_000_000).unwrap())
         .build()
         .unwrap();
-    let open_token = TokenPolicy::builder(TokenUsage::Public)
-        .scope(TokenScope::StylesTiles)
-        .build()
-        .unwrap();
+    let open_token = tiles_token(&[]);
     let tiles_host = KeyPolicy::builder().allowed_domains(["tiles.test"]).build().unwrap();
     KeyStore::from_iter([
         ("web", Credential::from(web)),
@@ -71,6 +65,15 @@ fn call(guard: &TestGuard, request: Request<String>) -> Response<String> {
             response
         }
     }
+}
+
+/// A `GET` from a page on `https://a.com`, with a Referer if given.
+fn from_a_com(uri: &str, referer: Option<&str>) -> Request<String> {
+    let mut builder = Request::get(uri).header("origin", "https://a.com");
+    if let Some(referer) = referer {
+        builder = builder.header("referer", referer);
+    }
+    builder.body(String::new()).unwrap()
 }
 
 fn get(uri: &str, origin: Option<&str>) -> Request<String> {
@@ -167,13 +170,7 @@ fn preflights_are_answered_for_allowed_origins_only() {
 #[test]
 fn tokens_are_judged_on_the_referer() {
     let service = guard(store());
-    let request = |uri: &str, referer: Option<&str>| {
-        let mut builder = Request::get(uri).header("origin", "https://a.com");
-        if let Some(referer) = referer {
-            builder = builder.header("referer", referer);
-        }
-        builder.body(String::new()).unwrap()
-    };
+    let request = from_a_com;
     let response = call(
         &service,
         request("/tiles?access_token=pk.url", Some("https://a.com/maps/x")),
@@ -267,13 +264,7 @@ fn every_401_carries_a_challenge_and_star() {
 #[test]
 fn a_target_without_token_scope_is_a_decision() {
     let service = guard(store());
-    let with = |uri: &str, referer: Option<&str>| {
-        let mut builder = Request::get(uri).header("origin", "https://a.com");
-        if let Some(referer) = referer {
-            builder = builder.header("referer", referer);
-        }
-        call(&service, builder.body(String::new()).unwrap())
-    };
+    let with = |uri: &str, referer: Option<&str>| call(&service, from_a_com(uri, referer));
     // An unrestricted token: its answers do not depend on the page, so `*`.
     let response = with("/export?access_token=pk.open", None);
     assert_eq!(response.status(), 403);

@@ -76,6 +76,17 @@ pub use target::Target;
 mod testing {
     use ::http::request::{Builder, Parts};
 
+    use crate::token::{TokenPolicy, TokenScope, TokenUsage};
+
+    /// A `pk` token with `styles:tiles`, restricted to `urls` (none: unrestricted).
+    pub(crate) fn tiles_token(urls: &[&str]) -> TokenPolicy {
+        TokenPolicy::builder(TokenUsage::Public)
+            .scope(TokenScope::StylesTiles)
+            .allowed_urls(urls.iter().copied())
+            .build()
+            .unwrap()
+    }
+
     /// The parts of a `GET /t?key=k` with what `build` adds.
     pub(crate) fn parts(build: impl FnOnce(Builder) -> Builder) -> Parts {
         build(::http::Request::get("/t?key=k")).body(()).unwrap().into_parts().0

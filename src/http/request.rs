@@ -91,10 +91,9 @@ pub(crate) fn token_request_with_origin<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::testing::parts;
+    use crate::http::testing::{parts, tiles_token};
     use crate::key::{KeyType, Resource};
-    use crate::token::TokenUsage;
-    use crate::{evaluate_key, evaluate_token, Denial, KeyPolicy, TokenPolicy};
+    use crate::{evaluate_key, evaluate_token, Denial, KeyPolicy};
     use ::http::HeaderValue;
 
     #[test]
@@ -130,15 +129,7 @@ mod tests {
 
     #[test]
     fn token_requests_read_referer_and_origin_once() {
-        let restricted = TokenPolicy::builder(TokenUsage::Public)
-            .scope(TokenScope::StylesTiles)
-            .allowed_urls(["http://localhost"])
-            .build()
-            .unwrap();
-        let open = TokenPolicy::builder(TokenUsage::Public)
-            .scope(TokenScope::StylesTiles)
-            .build()
-            .unwrap();
+        let (restricted, open) = (tiles_token(&["http://localhost"]), tiles_token(&[]));
         let ok = parts(|b| {
             b.header("referer", "http://localhost:8000/map")
                 .header("origin", "http://localhost:8000")
@@ -178,11 +169,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_origin_is_never_echoed_and_fails_the_fallback() {
-        let restricted = TokenPolicy::builder(TokenUsage::Public)
-            .scope(TokenScope::StylesTiles)
-            .allowed_urls(["http://localhost"])
-            .build()
-            .unwrap();
+        let restricted = tiles_token(&["http://localhost"]);
         let p = parts(|b| {
             b.header("referer", "http://localhost/map")
                 .header("origin", "http://localhost")

@@ -204,7 +204,7 @@ pub(crate) fn refusal<B: From<String>>(denial: Denial, cors: &CorsHeaders) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::testing::parts;
+    use crate::http::testing::{parts, tiles_token};
     use crate::http::{key_request, Target};
     use crate::key::{KeyRequest, KeyType, Resource};
     use crate::token::{Timestamp, TokenScope, TokenUsage};
@@ -245,11 +245,7 @@ mod tests {
 
     #[test]
     fn vary_is_merged_case_insensitively() {
-        let token = TokenPolicy::builder(TokenUsage::Public)
-            .scope(TokenScope::StylesTiles)
-            .allowed_urls(["https://a.com"])
-            .build()
-            .unwrap();
+        let token = tiles_token(&["https://a.com"]);
         let request = TokenRequest::new(TokenScope::StylesTiles).with_referer("https://a.com/");
         let decision = evaluate_token(&token, &request);
         assert_eq!(decision.vary().header_value(), Some("Origin, Referer"));
