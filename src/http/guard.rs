@@ -146,8 +146,12 @@ where
         // (`*`: a 401, or a denial by a key without an origin rule) — so
         // that the browser sends it and the page learns why it failed.
         // The actual request is always checked again.
+        // An allowed preflight is always answered here (it never reaches
+        // the service), with or without an Origin to echo.
+        if preflight && (refused.is_none() || cors.is_readable()) {
+            return Verdict::Answer(self.preflight_response(&cors));
+        }
         match refused {
-            _ if preflight && cors.is_readable() => Verdict::Answer(self.preflight_response(&cors)),
             Some(response) => Verdict::Answer(response),
             None => Verdict::Pass(cors),
         }

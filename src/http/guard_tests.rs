@@ -316,6 +316,18 @@ fn preflights_go_through_when_the_actual_answer_is_readable() {
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none(), "{uri}");
         assert_eq!(response.body(), "");
     }
+    // Allowed without an echo (the Referer passes, the Origin is foreign):
+    // still answered by the guard, without Access-Control-Allow-Origin.
+    let request = Request::options("/tiles?access_token=pk.url")
+        .header("origin", "https://evil.com")
+        .header("referer", "https://a.com/maps/x")
+        .header("access-control-request-method", "GET")
+        .body(String::new())
+        .unwrap();
+    let response = call(&service, request);
+    assert_eq!(response.status(), 204);
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert_eq!(response.body(), "");
     // The page could not read these answers: refused as before.
     assert_eq!(preflight("/tiles?key=web", "https://evil.com").status(), 403);
     assert_eq!(preflight("/tiles?access_token=pk.url", "https://a.com").status(), 403);
