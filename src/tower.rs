@@ -27,7 +27,7 @@
 //! | a key or token the lookup does not know, or a key sent as `access_token=` (or the reverse) | `401 {"message": "Missing or invalid key", "reason": "key_unknown"}` |
 //! | a path your target function returns `None` for | `404 {"message": "Not Found", "reason": "not_found"}`; the inner service is never called unguarded |
 //! | denied by the key's or token's policy (a token on a target with no token scope: `scope_missing`) | the decision's status (403; 401 for `token_expired`) and `{"message", "reason"}`, with its CORS headers |
-//! | a CORS preflight whose actual request the page could read (allowed, or refused with `Access-Control-Allow-Origin: *`: every 401, and denials by keys and tokens without an origin or URL rule) | `204` with the CORS headers, `Access-Control-Allow-Methods: GET, HEAD`, [`PolicyLayer::allow_headers`] and `Access-Control-Max-Age` ([`PolicyLayer::max_age`], default 7200 s); the actual request is checked again |
+//! | a CORS preflight the policy allows, or whose refusal the page could read (one with `Access-Control-Allow-Origin: *`: every 401, and denials by keys and tokens without an origin or URL rule) | `204` with the CORS headers, `Access-Control-Allow-Methods: GET, HEAD`, [`PolicyLayer::allow_headers`] and `Access-Control-Max-Age` ([`PolicyLayer::max_age`], default 7200 s); the actual request is checked again |
 //! | allowed | the inner service's response, with `Access-Control-Allow-Origin` set and `Vary` merged (names it already lists, in any case, are not repeated) |
 //!
 //! The 401 answers carry `Access-Control-Allow-Origin: *` so that a map in
