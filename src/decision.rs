@@ -114,7 +114,7 @@ impl Vary {
     }
 }
 
-/// The result of [`evaluate_key`](crate::evaluate): allowed or denied with a
+/// The result of [`evaluate_key`](crate::evaluate_key): allowed or denied with a
 /// [`Denial`], plus the CORS headers to send. Borrows the request's Origin
 /// when it echoes it, so building one never allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -47,6 +47,23 @@
 //! # Ok::<(), keypolicy::token::TokenPolicyError>(())
 //! ```
 //!
+//! ## The modules
+//!
+//! | Module | What it is for |
+//! |---|---|
+//! | [`key`] | Mappinest API keys: [`KeyPolicy`] (type, scopes, `allowed_domains`, `allowed_tilesets`), [`KeyRequest`], [`evaluate_key`] |
+//! | [`token`] | Mapbox-style access tokens: [`TokenPolicy`] (`pk`/`sk`/`tk`, scopes, `allowedUrls`, expiry), [`TokenRequest`], [`evaluate_token`] |
+//! | root | what both share: [`Decision`], [`Denial`], [`AllowOrigin`], [`Vary`], [`HostError`] |
+//! | `http` (feature `http`) | the pieces of an HTTP guard without a framework: credentials from the query, requests from `http::request::Parts`, decisions as responses |
+//! | `tower` (feature `tower`) | a `tower::Layer` that guards any service with those pieces |
+//!
+//! The two credential modules have the same shape — `policy`, `scope`, an
+//! allowlist module (`domains` / `urls`) holding the entries and their
+//! compiled matcher, `request`, `evaluate`, `json` — and share one
+//! grammar of untrusted input (hosts, URL parts, the `Origin` and
+//! `Referer` headers), so a rule is found by the same file name on either
+//! side.
+//!
 //! ## Design notes
 //!
 //! * **Compile once, evaluate many.** Building a policy validates every
@@ -58,7 +75,12 @@
 //!   `scheme://host[:port]`, so anything else did not come from one.
 //! * **Normalization is shared.** Allowlist entries and request headers
 //!   go through the same host grammar, so what an entry allows is exactly
-//!   what its normalized spelling allows (see [`AllowedDomain`]).
+//!   what its normalized spelling allows (see [`key::AllowedDomain`] and
+//!   [`token::AllowedUrl`]).
+//! * **Enums are exhaustive on purpose** where the specs fix the set
+//!   ([`key::KeyType`], [`key::KeyScope`], [`key::Resource`],
+//!   [`token::TokenUsage`]) and `#[non_exhaustive]` where it grows
+//!   ([`token::TokenScope`], [`Denial`], the error enums).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -73,6 +95,7 @@ pub mod key;
 #[cfg(feature = "lifecycle")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lifecycle")))]
 pub mod lifecycle;
+mod named;
 #[cfg(feature = "serde")]
 mod serde_util;
 mod syntax;

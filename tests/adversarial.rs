@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use keypolicy::key::{KeyType, Resource};
 use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy, KeyRequest};
 
-mod corpus;
-use corpus::unescape;
+mod common;
+use common::corpus::unescape;
 
 const ORIGINS: &str = include_str!("data/adversarial_origins.tsv");
 

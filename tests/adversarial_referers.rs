@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use keypolicy::token::{TokenScope, TokenUsage};
 use keypolicy::{evaluate_token, AllowOrigin, TokenPolicy, TokenRequest};
 
-mod corpus;
-use corpus::unescape;
+mod common;
+use common::corpus::unescape;
 
 const REFERERS: &str = include_str!("data/adversarial_referers.tsv");
 

@@ -21,7 +21,7 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use axum::Router;
 use serde_json::Value;
 
 mod support;
-use support::{app, serve, shipped_keys};
+use support::{app, serve, serve_at, shipped_keys};
 
 /// How long one Chromium run may take before it is killed.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -48,6 +48,8 @@ struct Seen {
     origin: Option<String>,
     referer: Option<String>,
     fetch_mode: Option<String>,
+    sec_fetch_site: Option<String>,
+    method: String,
     status: u16,
 }
 
@@ -56,7 +58,8 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 /// Records each request's probe label, headers and final status
 /// (outermost, so it sees the policy layer's answers too).
 async fn record(State(log): State<Log>, request: Request, next: Next) -> Response {
-    let (probe, origin, referer, fetch_mode) = {
+    let method = request.method().to_string();
+    let (probe, origin, referer, fetch_mode, sec_fetch_site) = {
         let header = |name: &str| {
             request
                 .headers()
@@ -67,10 +70,16 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         let probe = request
             .uri()
             .query()
-            .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "probe"))
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "probe"))
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        (probe, header("origin"), header("referer"), header("sec-fetch-mode"))
+        (
+            probe,
+            header("origin"),
+            header("referer"),
+            header("sec-fetch-mode"),
+            header("sec-fetch-site"),
+        )
     };
     let response = next.run(request).await;
     log.lock().unwrap().push(Seen {
@@ -78,14 +87,20 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         origin,
         referer,
         fetch_mode,
+        sec_fetch_site,
+        method,
         status: response.status().as_u16(),
     });
     response
 }
 
-/// The test page: one MapLibre-style `fetch`, plain and `crossorigin`
-/// `<img>` tiles, and a `fetch` with an unknown key; each result is
-/// written into the DOM as JSON.
+/// A test page: `script` runs after the helpers below and fills
+/// `results`; the page then writes them into the DOM as JSON. `tiles` is
+/// the tile server's origin (empty: this page's own).
+fn page(tiles: &str, script: &str) -> String {
+    PAGE.replace("TILES", tiles).replace("SCRIPT", script)
+}
+
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>pending</title></head>
 <body>
@@ -97,10 +112,10 @@ const url = (key, probe) => `${tiles}/v1/tiles/alice.streets/1/0/0.png?${key.inc
 const results = {};
 
 // What MapLibre GL JS does for a raster tile: fetch(new Request(url, {mode: 'cors', credentials: 'same-origin'})),
-// then decode the bytes into an ImageBitmap.
-async function maplibreFetch(key, probe) {
+// then decode the bytes into an ImageBitmap. `headers` are extra request headers.
+async function maplibreFetch(key, probe, headers = {}) {
   try {
-    const response = await fetch(new Request(url(key, probe), {method: "GET", mode: "cors", credentials: "same-origin"}));
+    const response = await fetch(new Request(url(key, probe), {method: "GET", mode: "cors", credentials: "same-origin", headers}));
     const bytes = new Uint8Array(await response.arrayBuffer());
     const out = {status: response.status, bytes: bytes.length};
     if (response.ok) {
@@ -129,17 +144,23 @@ function imgTile(key, probe, crossOrigin) {
 }
 
 (async () => {
+SCRIPT
+  document.getElementById("results").textContent = JSON.stringify(results);
+  document.title = "done";
+})();
+</script>
+</body></html>
+"#;
+
+/// The first test's page: one MapLibre-style `fetch`, plain and
+/// `crossorigin` `<img>` tiles, and a `fetch` with an unknown key.
+const MAP_CLIENTS: &str = r#"
   results.fetch = await maplibreFetch("demo-web-localhost", "fetch");
   results.fetchUnknownKey = await maplibreFetch("no-such-key", "fetch-unknown");
   results.fetchToken = await maplibreFetch("access_token=pk.demo-localhost", "fetch-token");
   results.imgPlain = await imgTile("demo-web-localhost", "img-plain", false);
   results.imgCrossOrigin = await imgTile("demo-web-localhost", "img-crossorigin", true);
   results.imgPlainUnrestricted = await imgTile("demo-unrestricted", "img-plain-unrestricted", false);
-  document.getElementById("results").textContent = JSON.stringify(results);
-  document.title = "done";
-})();
-</script>
-</body></html>
 "#;
 
 fn find_chromium() -> Option<PathBuf> {
@@ -237,6 +258,39 @@ fn results(dom: &str) -> Value {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
+/// Chromium, or `None` when it is missing and `KEYPOLICY_SKIP_BROWSER=1`
+/// (the test is then skipped); fails the test when it is missing otherwise.
+fn chromium() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        if std::env::var_os("KEYPOLICY_SKIP_BROWSER").is_some_and(|v| v == "1") {
+            eprintln!("browser test skipped: KEYPOLICY_SKIP_BROWSER=1 and no chromium");
+            return None;
+        }
+        panic!("chromium not found: run .ci/install-chromium, set CHROMIUM, or set KEYPOLICY_SKIP_BROWSER=1");
+    }
+    found
+}
+
+/// Loads `url` in Chromium (off the runtime's threads) and returns the
+/// page's results.
+async fn load(chromium: &Path, url: String, label: &'static str, log: &Log) -> Value {
+    let (chromium, log) = (chromium.to_path_buf(), Arc::clone(log));
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, &log))
+        .await
+        .unwrap();
+    results(&dom)
+}
+
+/// Every request the server saw for `probe`, as (method, status).
+fn seen_all(log: &Log, probe: &str) -> Vec<(String, u16)> {
+    let log = log.lock().unwrap();
+    log.iter()
+        .filter(|s| s.probe == probe)
+        .map(|s| (s.method.clone(), s.status))
+        .collect()
+}
+
 /// What the server saw for `probe`: exactly one request.
 fn seen(log: &Log, probe: &str) -> Seen {
     let log = log.lock().unwrap();
@@ -247,37 +301,24 @@ fn seen(log: &Log, probe: &str) -> Seen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
-    let Some(chromium) = find_chromium() else {
-        if std::env::var_os("KEYPOLICY_SKIP_BROWSER").is_some_and(|v| v == "1") {
-            eprintln!("browser test skipped: KEYPOLICY_SKIP_BROWSER=1 and no chromium");
-            return;
-        }
-        panic!("chromium not found: run .ci/install-chromium, set CHROMIUM, or set KEYPOLICY_SKIP_BROWSER=1");
+    let Some(chromium) = chromium() else {
+        return;
     };
 
     // The tile server, with a recorder around it.
     let log: Log = Arc::default();
-    let tiles = app::router(shipped_keys()).layer(middleware::from_fn_with_state(Arc::clone(&log), record));
+    let tiles = app::router(shipped_keys(), &app::Options::default())
+        .layer(middleware::from_fn_with_state(Arc::clone(&log), record));
     let tiles_addr: SocketAddr = serve(tiles).await;
 
     // The page server: another port, reached as `localhost` or `127.0.0.1`.
-    let page = PAGE.replace("TILES", &format!("http://{tiles_addr}"));
+    let page = page(&format!("http://{tiles_addr}"), MAP_CLIENTS);
     let pages = Router::new().route("/page.html", get(move || async move { Html(page) }));
     let page_port = serve(pages).await.port();
 
     // Allowed: the key's allowed_domains is `localhost` (any port, any scheme).
     let allowed_origin = format!("http://localhost:{page_port}");
-    let dom = {
-        let (chromium, url, log) = (
-            chromium.clone(),
-            format!("{allowed_origin}/page.html"),
-            Arc::clone(&log),
-        );
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "localhost", &log))
-            .await
-            .unwrap()
-    };
-    let r = results(&dom);
+    let r = load(&chromium, format!("{allowed_origin}/page.html"), "localhost", &log).await;
     eprintln!("page at {allowed_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
     assert_eq!(r["fetch"]["status"], 200, "{r}");
     assert_eq!(
@@ -324,17 +365,7 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // Refused: the same page from 127.0.0.1 (ports alone would not differ).
     let refused_origin = format!("http://127.0.0.1:{page_port}");
-    let dom = {
-        let (chromium, url, log) = (
-            chromium.clone(),
-            format!("{refused_origin}/page.html"),
-            Arc::clone(&log),
-        );
-        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, "ip", &log))
-            .await
-            .unwrap()
-    };
-    let r = results(&dom);
+    let r = load(&chromium, format!("{refused_origin}/page.html"), "ip", &log).await;
     eprintln!("page at {refused_origin}: {r}\nserver saw: {:?}", log.lock().unwrap());
     // No Access-Control-Allow-Origin: the browser hides the 403 from the page.
     assert_eq!(r["fetch"], serde_json::json!({"error": "TypeError"}), "{r}");
@@ -347,4 +378,96 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
     assert_eq!(r["imgCrossOrigin"]["loaded"], false);
     assert_eq!(r["imgPlain"]["loaded"], false);
     assert_eq!(r["imgPlainUnrestricted"]["loaded"], true);
+}
+
+/// Issue 9: a page on the tile host's own origin fetches tiles with no
+/// `Origin` header (only `Sec-Fetch-Site: same-origin`), so a key with an
+/// origin rule refuses it — unless the server names its public origin
+/// (`--same-origin`), which the key then has to allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let script = r#"  results.sameOrigin = await maplibreFetch("demo-web-localhost", "same-origin");"#;
+    for (opted_in, label) in [(true, "same-origin-on"), (false, "same-origin-off")] {
+        let log: Log = Arc::default();
+        let (html, keys, recorder) = (page("", script), shipped_keys(), Arc::clone(&log));
+        let addr = serve_at(move |addr| {
+            let mut options = app::Options::default();
+            if opted_in {
+                options.same_origin = vec![format!("http://localhost:{}", addr.port()).parse().unwrap()];
+            }
+            // The page itself is served outside the policy layer.
+            app::router(keys, &options)
+                .route("/page.html", get(move || async move { Html(html) }))
+                .layer(middleware::from_fn_with_state(recorder, record))
+        })
+        .await;
+        let url = format!("http://localhost:{}/page.html", addr.port());
+        let r = load(&chromium, url, label, &log).await;
+        eprintln!("{label}: {r}\nserver saw: {:?}", log.lock().unwrap());
+        let request = seen(&log, "same-origin");
+        assert_eq!(request.origin, None, "{request:?}");
+        assert_eq!(request.sec_fetch_site.as_deref(), Some("same-origin"), "{request:?}");
+        assert_eq!(request.fetch_mode.as_deref(), Some("cors"), "{request:?}");
+        if opted_in {
+            assert_eq!(request.status, 200);
+            assert_eq!(
+                (&r["sameOrigin"]["status"], &r["sameOrigin"]["width"]),
+                (&200.into(), &256.into()),
+                "{r}"
+            );
+        } else {
+            // Same-origin, so the page can read the refusal without CORS.
+            assert_eq!(request.status, 403);
+            assert_eq!(r["sameOrigin"]["status"], 403, "{r}");
+            assert_eq!(r["sameOrigin"]["body"]["reason"], "origin_required", "{r}");
+        }
+    }
+}
+
+/// Issue 9: a request with a non-safelisted header is preflighted. For an
+/// unknown key the preflight used to be a 401, which Chromium rejects
+/// before the page can read anything; now it is a 204 and the page reads
+/// the actual request's `key_unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_reads_why_a_preflighted_request_failed() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let log: Log = Arc::default();
+    let options = app::Options {
+        allow_headers: vec![axum::http::HeaderName::from_static("x-map-client")],
+        ..app::Options::default()
+    };
+    let tiles = app::router(shipped_keys(), &options).layer(middleware::from_fn_with_state(Arc::clone(&log), record));
+    let tiles_addr = serve(tiles).await;
+    let script = r#"
+  const headers = {"X-Map-Client": "browser-test"};
+  results.unknown = await maplibreFetch("no-such-key", "preflight-unknown", headers);
+  results.known = await maplibreFetch("demo-web-localhost", "preflight-known", headers);
+  results.foreign = await maplibreFetch("access_token=pk.demo-docs-maps", "preflight-foreign", headers);
+"#;
+    let html = page(&format!("http://{tiles_addr}"), script);
+    let pages = Router::new().route("/page.html", get(move || async move { Html(html) }));
+    let page_port = serve(pages).await.port();
+    let r = load(
+        &chromium,
+        format!("http://localhost:{page_port}/page.html"),
+        "preflight",
+        &log,
+    )
+    .await;
+    eprintln!("preflight page: {r}\nserver saw: {:?}", log.lock().unwrap());
+    let preflight_then = |status: u16| vec![("OPTIONS".to_owned(), 204), ("GET".to_owned(), status)];
+    assert_eq!(seen_all(&log, "preflight-unknown"), preflight_then(401));
+    assert_eq!(r["unknown"]["status"], 401, "{r}");
+    assert_eq!(r["unknown"]["body"]["reason"], "key_unknown", "{r}");
+    assert_eq!(seen_all(&log, "preflight-known"), preflight_then(200));
+    assert_eq!(r["known"]["width"], 256, "{r}");
+    // A token whose allowed URLs exclude the page: its refusal is
+    // unreadable, so the preflight is refused and the request never sent.
+    assert_eq!(seen_all(&log, "preflight-foreign"), [("OPTIONS".to_owned(), 403)]);
+    assert_eq!(r["foreign"], serde_json::json!({"error": "TypeError"}), "{r}");
 }

@@ -9,13 +9,16 @@
 )]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
-use keypolicy::tower::Credential;
+use axum::http::{header, Method, StatusCode};
+use keypolicy::http::{Credential, KeyStore, Target, WWW_AUTHENTICATE};
+use keypolicy::key::Resource;
+use keypolicy::tower::PolicyLayer;
 use keypolicy::KeyPolicy;
 
 mod support;
-use support::{get, send, tile_server};
+use support::{app, get, send, serve, serve_at, shipped_keys, tile_server};
 
 const TILE: &str = "/v1/tiles/alice.streets/3/2/1.png";
 
@@ -35,13 +38,17 @@ async fn allowed_origin_gets_the_tile_with_cors_headers() {
     assert_eq!(reply.header("content-type"), Some("image/png"));
     assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
     assert_eq!(reply.header("vary"), Some("Origin"));
+    assert_eq!(reply.header("cache-control"), Some(app::TILE_CACHE_CONTROL));
     assert_eq!(png_size(&reply.body), (256, 256));
 
-    // `www.`, scheme and port are folded: the seed's three example domains.
+    // `www.`, scheme and port are folded: the seed's three example domains
+    // (the shipped file lists `localhost`, which allows every port).
     for origin in [
         "https://mappinest.com",
         "https://www.app.example.com",
         "http://localhost:3000",
+        "http://localhost:5173",
+        "https://localhost",
     ] {
         let reply = get(addr, &format!("{TILE}?key=demo-web-app"), &[("origin", origin)]).await;
         assert_eq!(reply.status, StatusCode::OK, "{origin}");
@@ -99,6 +106,7 @@ async fn missing_unknown_or_repeated_keys_are_401() {
             "{uri}"
         );
         assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(reply.header("www-authenticate"), Some(WWW_AUTHENTICATE), "{uri}");
     }
     // The key is percent-decoded.
     let reply = get(addr, &format!("{TILE}?x=1&key=demo%2Dunrestricted"), &[]).await;
@@ -196,10 +204,45 @@ async fn preflights_are_answered_for_allowed_origins() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.header("access-control-allow-origin"), None);
     assert_eq!(reply.header("access-control-allow-methods"), None);
+}
 
-    let headers = [("origin", "http://localhost"), ("access-control-request-method", "GET")];
-    let reply = send(addr, Method::OPTIONS, TILE, &headers).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+/// Issue 9: Chromium rejects a preflight that is not 2xx before the page
+/// can read anything, so a preflight whose actual request would get a
+/// readable error (`*`) is answered 204 and the actual request's error
+/// reaches the page. Refusals the page could not read stay refused.
+#[tokio::test]
+async fn preflights_let_readable_errors_through() {
+    let (addr, _) = tile_server().await;
+    let preflight = |uri: String| async move {
+        let headers = [
+            ("origin", "http://localhost:8000"),
+            ("access-control-request-method", "GET"),
+        ];
+        send(addr, Method::OPTIONS, &uri, &headers).await
+    };
+    for uri in [
+        TILE.to_owned(),
+        format!("{TILE}?key=no-such-key"),
+        format!("{TILE}?key=a&key=b"),
+        format!("{TILE}?access_token=tk.demo-expired"),
+        "/tiles-auth?key=demo-desktop-styles".to_owned(),
+    ] {
+        let reply = preflight(uri.clone()).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{uri}");
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "{uri}");
+        assert_eq!(reply.header("access-control-allow-methods"), Some("GET, HEAD"), "{uri}");
+        assert_eq!(reply.header("www-authenticate"), None, "{uri}");
+        // ... and the actual request gets the error, readable.
+        let actual = get(addr, &uri, &[("origin", "http://localhost:8000")]).await;
+        assert!(actual.status.is_client_error(), "{uri}");
+        assert_eq!(actual.header("access-control-allow-origin"), Some("*"), "{uri}");
+    }
+    // Unreadable refusals (an origin rule's) and unknown paths stay refused.
+    let reply = preflight(format!("{TILE}?access_token=pk.demo-docs-maps")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    let reply = preflight("/v1/other?key=demo-unrestricted".to_owned()).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -392,6 +435,7 @@ async fn tokens_need_their_scope_and_must_not_be_expired() {
     let reply = get(addr, "/tiles-auth?access_token=tk.demo-expired", &[]).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.reason().as_deref(), Some("token_expired"));
+    assert_eq!(reply.header("www-authenticate"), Some(WWW_AUTHENTICATE));
 
     // Each credential only in its own parameter.
     let reply = get(addr, &format!("{TILE}?key=pk.demo-open"), &[]).await;
@@ -403,4 +447,113 @@ async fn tokens_need_their_scope_and_must_not_be_expired() {
     )
     .await;
     assert_eq!(reply.reason().as_deref(), Some("key_invalid"));
+}
+
+/// Denials and 401s are not tiles: no `Cache-Control` from the example.
+#[tokio::test]
+async fn only_tiles_are_marked_cacheable() {
+    let (addr, _) = tile_server().await;
+    let refused = get(addr, &format!("{TILE}?key=demo-web-localhost"), &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.header("cache-control"), None);
+    let unknown = get(addr, &format!("{TILE}?key=nope"), &[]).await;
+    assert_eq!(unknown.header("cache-control"), None);
+    let tile = get(addr, &format!("{TILE}?key=demo-unrestricted"), &[]).await;
+    assert_eq!(tile.header("cache-control"), Some("max-age=3600"));
+}
+
+/// Issue 9: a service that already varies on `origin` does not get a second `Vary: Origin`.
+#[tokio::test]
+async fn vary_is_merged_with_the_services_own() {
+    fn target(_: &axum::http::request::Parts) -> Option<Target<'_>> {
+        Some(Target::new(Resource::Tiles))
+    }
+    let web = KeyPolicy::builder().allowed_domains(["localhost"]).build().unwrap();
+    let keys = KeyStore::from_iter([("web", Credential::from(web))]);
+    let router = axum::Router::new()
+        .route(
+            "/t",
+            axum::routing::get(|| async { ([(header::VARY, "accept-encoding, origin")], "tile") }),
+        )
+        .layer(PolicyLayer::new(keys, target));
+    let addr = serve(router).await;
+    let reply = get(addr, "/t?key=web", &[("origin", "http://localhost")]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("vary"), Some("accept-encoding, origin"));
+    assert_eq!(reply.header("access-control-allow-origin"), Some("http://localhost"));
+}
+
+/// Issue 9: `--same-origin`: the tile host's own pages send no Origin on
+/// a `GET`; opted in, they are judged as the server's public origin.
+#[tokio::test]
+async fn same_origin_requests_are_judged_as_the_public_origin_when_opted_in() {
+    let keys = shipped_keys();
+    let addr = serve_at(|addr| {
+        let options = app::Options {
+            same_origin: vec![format!("http://localhost:{}", addr.port()).parse().unwrap()],
+            ..app::Options::default()
+        };
+        app::router(Arc::clone(&keys), &options)
+    })
+    .await;
+    let host = format!("localhost:{}", addr.port());
+    let uri = format!("{TILE}?key=demo-web-localhost");
+    let same = [("host", host.as_str()), ("sec-fetch-site", "same-origin")];
+    let reply = get(addr, &uri, &same).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("vary"), Some("Origin, Sec-Fetch-Site"));
+    // demo-web-app allows localhost:3000's host, any port: the same host.
+    let reply = get(addr, &format!("{TILE}?key=demo-web-app"), &same).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // A Host that is not the public origin's, or no Sec-Fetch-Site: as before.
+    let ip = format!("127.0.0.1:{}", addr.port());
+    for headers in [
+        vec![("host", ip.as_str()), ("sec-fetch-site", "same-origin")],
+        vec![("host", host.as_str()), ("sec-fetch-site", "cross-site")],
+        vec![("host", host.as_str())],
+    ] {
+        let reply = get(addr, &uri, &headers).await;
+        assert_eq!(reply.reason().as_deref(), Some("origin_required"), "{headers:?}");
+    }
+    // Off by default.
+    let (plain, _) = tile_server().await;
+    let host = format!("localhost:{}", plain.port());
+    let same = [("host", host.as_str()), ("sec-fetch-site", "same-origin")];
+    let reply = get(plain, &uri, &same).await;
+    assert_eq!(reply.reason().as_deref(), Some("origin_required"));
+}
+
+/// `--origin-fallback` and `--allow-header` reach the layer.
+#[tokio::test]
+async fn example_flags_reach_the_layer() {
+    let options = app::Options {
+        origin_fallback: true,
+        allow_headers: vec![header::HeaderName::from_static("x-map-client")],
+        ..app::Options::default()
+    };
+    let addr = serve(app::router(shipped_keys(), &options)).await;
+    let token = format!("{TILE}?access_token=pk.demo-localhost");
+    let reply = get(addr, &token, &[("origin", "http://localhost:5173")]).await;
+    assert_eq!(reply.status, StatusCode::OK, "judged by the Origin: no Referer");
+    let (plain, _) = tile_server().await;
+    let reply = get(plain, &token, &[("origin", "http://localhost:5173")]).await;
+    assert_eq!(reply.reason().as_deref(), Some("referer_required"));
+
+    let headers = [
+        ("origin", "http://localhost:5173"),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "x-map-client"),
+    ];
+    let reply = send(
+        addr,
+        Method::OPTIONS,
+        &format!("{TILE}?key=demo-web-localhost"),
+        &headers,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("range, x-map-client")
+    );
 }

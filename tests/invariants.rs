@@ -20,7 +20,8 @@
 
 mod common;
 
-use common::*;
+use common::cases;
+use common::key::*;
 use keypolicy::key::{AllowedDomain, KeyScope, KeyType, Resource};
 use keypolicy::{evaluate_key, AllowOrigin, Denial, KeyPolicy, KeyRequest};
 use proptest::prelude::*;

@@ -24,7 +24,8 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::*;
+use common::cases;
+use common::key::*;
 use keypolicy::key::{KeyScope, KeyType, Resource};
 use keypolicy::{evaluate_key, AllowOrigin, KeyPolicy};
 use proptest::prelude::*;

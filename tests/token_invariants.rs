@@ -1,7 +1,7 @@
 //! Property tests of the access-token rule invariants (issue 5, part 1,
 //! token side), against the contract of issue 3.
 //!
-//! Token policies and requests come from `token_common`: `pk`/`sk`/`tk`
+//! Token policies and requests come from `common::token`: `pk`/`sk`/`tk`
 //! usage, scopes valid for the usage, `allowedUrls` with and without scheme,
 //! port and path, IDN and upper-case hosts, expiries; Referers derived from
 //! the token's own entries and mutated toward near-misses (scheme flips,
@@ -19,13 +19,14 @@
     reason = "test code: a panic is a failed test"
 )]
 
-mod token_common;
+mod common;
 
+use common::cases;
+use common::token::*;
 use keypolicy::token::{TokenScope, TokenUsage};
 use keypolicy::{evaluate_token, AllowOrigin, Denial, TokenPolicy, TokenRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
-use token_common::*;
 
 /// Requests evaluated per generated token.
 const REQUESTS: usize = 8;
@@ -98,9 +99,12 @@ proptest! {
     }
 
     /// Subdomain closure: whatever passes the URL rule from `host` also
-    /// passes from `x.host` with the same scheme, port and path.
+    /// passes from `x.host` with the same scheme, port and path. The label
+    /// never holds `--`, so it is never an `xn--` punycode label (a random
+    /// one is invalid IDNA and rightly refused: see
+    /// `token_regressions::invalid_punycode_subdomains_of_an_allowed_host_are_refused`).
     #[test]
-    fn subdomains_of_an_allowed_host_are_allowed((spec, parts) in restricted_and_parts(), label in "[a-z0-9][a-z0-9-]{0,8}") {
+    fn subdomains_of_an_allowed_host_are_allowed((spec, parts) in restricted_and_parts(), label in "[a-z0-9]{1,4}(-[a-z0-9]{1,4})?") {
         let token = url_token(&spec);
         for p in parts {
             let referer = p.render();

@@ -20,13 +20,14 @@
     reason = "test code: a panic is a failed test"
 )]
 
-mod token_common;
+mod common;
 
+use common::cases;
+use common::token::*;
 use keypolicy::token::{AllowedUrl, TokenScope, TokenUsage};
 use keypolicy::{Denial, TokenPolicy};
 use proptest::prelude::*;
 use proptest::sample::select;
-use token_common::*;
 
 /// Browsers send at most 4,096 bytes of Referer (issue 3: "a documented
 /// cap").

@@ -97,3 +97,30 @@ fn far_system_times_saturate_instead_of_panicking() {
     let request = TokenRequest::new(TokenScope::MapRead).with_now(future);
     assert_eq!(evaluate_token(&tk, &request).denial(), Some(Denial::TokenExpired));
 }
+
+/// Found by `token_invariants::subdomains_of_an_allowed_host_are_allowed`
+/// failing at random (issue 9): its label generator could produce
+/// `xn--…`, a punycode label that is not valid IDNA, and the crate refuses
+/// such hosts — correctly, as Origins with one are refused for keys. The
+/// generator no longer makes `--`; this keeps the refusal itself tested.
+#[test]
+fn invalid_punycode_subdomains_of_an_allowed_host_are_refused() {
+    let token = TokenPolicy::builder(TokenUsage::Public)
+        .scope(TokenScope::StylesTiles)
+        .allowed_urls(["example.com"])
+        .build()
+        .unwrap();
+    let decide = |referer: &str| {
+        let request = TokenRequest::new(TokenScope::StylesTiles).with_referer(referer.to_owned());
+        evaluate_token(&token, &request).denial()
+    };
+    assert_eq!(decide("https://docs.example.com/"), None);
+    assert_eq!(decide("https://xn--mnchen-3ya.example.com/"), None);
+    for invalid in [
+        "https://xn--a.example.com/",
+        "https://xn--0.example.com/",
+        "https://xn---.example.com/",
+    ] {
+        assert_eq!(decide(invalid), Some(Denial::RefererNotAllowed), "{invalid}");
+    }
+}

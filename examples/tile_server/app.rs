@@ -9,15 +9,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use axum::extract::Path;
-use axum::http::header::{self, HeaderMap};
+use axum::http::header::{self, HeaderMap, HeaderName};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keypolicy::http::{error_response, Target};
+use keypolicy::http::{error_response, Credential, KeyStore, PublicOrigin, Target};
 use keypolicy::key::Resource;
-use keypolicy::tower::{Credential, KeyStore, PolicyLayer};
+use keypolicy::tower::PolicyLayer;
 use keypolicy::{KeyPolicy, TokenPolicy};
 use serde::Deserialize;
 
@@ -72,7 +72,7 @@ pub fn target(parts: &Parts) -> Option<Target<'_>> {
     let path = parts.uri.path();
     if path == "/tiles-auth" {
         let tileset = parts.uri.query().and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| (name == "tileset").then_some(value))
+            form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| (name == "tileset").then_some(value))
         });
         let mut target = Target::new(Resource::Tiles);
         target.tileset = tileset;
@@ -89,14 +89,40 @@ pub fn target(parts: &Parts) -> Option<Target<'_>> {
     }
 }
 
-/// The router, every route guarded by the key-policy layer.
-pub fn router(keys: Arc<KeyStore>) -> Router {
+/// The layer's options that the command line sets.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--origin-fallback`: URL-restricted tokens judge the Origin when a
+    /// request has no Referer.
+    pub origin_fallback: bool,
+    /// `--same-origin ORIGIN`: this server's public origins; same-origin
+    /// pages are judged as the one their `Host` names.
+    pub same_origin: Vec<PublicOrigin>,
+    /// `--allow-header NAME`: request headers preflights accept besides
+    /// `Range`.
+    pub allow_headers: Vec<HeaderName>,
+}
+
+/// The router, every route guarded by the key-policy layer set up with
+/// `options`.
+pub fn router(keys: Arc<KeyStore>, options: &Options) -> Router {
+    let allow_headers = std::iter::once(header::RANGE).chain(options.allow_headers.iter().cloned());
+    let layer = PolicyLayer::new(keys, target)
+        .allow_headers(allow_headers)
+        .origin_fallback(options.origin_fallback)
+        .same_origin(options.same_origin.iter().cloned());
     Router::new()
         .route("/v1/tiles/{tileset}/{z}/{x}/{y}", get(tile))
         .route("/v1/styles/{user}/{style}", get(style))
         .route("/tiles-auth", get(tiles_auth))
-        .layer(PolicyLayer::new(keys, target).allow_headers([header::RANGE]))
+        .layer(layer)
 }
+
+/// The tiles' `Cache-Control`: browsers and CDNs may keep a tile for an
+/// hour, which is also how long a revoked key or a removed domain may
+/// still be served from a cache. The layer's `Vary` (`Origin`, and
+/// `Referer` for URL-restricted tokens) must be part of any cache key.
+pub const TILE_CACHE_CONTROL: &str = "max-age=3600";
 
 fn not_found() -> Response {
     error_response::<axum::body::Body>(StatusCode::NOT_FOUND, "Not Found", "not_found").into_response()
@@ -111,7 +137,14 @@ async fn tile(Path((tileset, z, x, y)): Path<(String, u8, u32, String)>) -> Resp
         return not_found();
     }
     match tile_png(&tileset, z, x, y) {
-        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Ok(png) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, TILE_CACHE_CONTROL),
+            ],
+            png,
+        )
+            .into_response(),
         Err(e) => error_response::<axum::body::Body>(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "internal")
             .into_response(),
     }
@@ -125,10 +158,10 @@ async fn style(Path((user, style)): Path<(String, String)>, uri: Uri, headers: H
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     // The key or token the request was allowed with (the layer checked it).
-    let (param, credential) = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+    let (param, credential) = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(name, _)| name == "key" || name == "access_token")
         .unwrap_or_default();
-    let credential: String = url::form_urlencoded::byte_serialize(credential.as_bytes()).collect();
+    let credential: String = form_urlencoded::byte_serialize(credential.as_bytes()).collect();
     let tiles = format!("http://{host}/v1/tiles/{user}.streets/{{z}}/{{x}}/{{y}}.png?{param}={credential}");
     let style = serde_json::json!({
         "version": 8,

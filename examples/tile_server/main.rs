@@ -3,7 +3,14 @@
 //!
 //! ```text
 //! cargo run --features tower --example tile_server -- [--port 8080] [--keys examples/keys.json]
+//!     [--origin-fallback] [--same-origin ORIGIN]... [--allow-header NAME]...
 //! ```
+//!
+//! `--origin-fallback` turns on the tokens' Origin fallback;
+//! `--same-origin http://localhost:8080` (repeatable) names this server's
+//! public origin(s), so that its own pages' same-origin requests, which
+//! carry no `Origin`, are judged as coming from it; `--allow-header NAME`
+//! (repeatable) lets preflights ask for a request header besides `Range`.
 //!
 //! Routes: `GET /v1/tiles/{tileset}/{z}/{x}/{y}.png` (generated PNG
 //! tiles), `GET /v1/styles/{user}/{style}` (a minimal style document) and
@@ -15,11 +22,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use keypolicy::tower::KeyStore;
+use keypolicy::http::KeyStore;
 
 mod app;
 
-const USAGE: &str = "usage: tile_server [--port PORT] [--keys FILE.json]";
+const USAGE: &str = "usage: tile_server [--port PORT] [--keys FILE.json] [--origin-fallback] \
+                     [--same-origin ORIGIN]... [--allow-header NAME]...";
 
 /// The shipped keys file, so the example runs from any directory.
 const DEFAULT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json");
@@ -27,12 +35,14 @@ const DEFAULT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.j
 struct Args {
     port: u16,
     keys: std::path::PathBuf,
+    options: app::Options,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
         port: 8080,
         keys: DEFAULT_KEYS.into(),
+        options: app::Options::default(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -43,6 +53,17 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 parsed.port = port.parse().map_err(|e| format!("--port: {port:?}: {e}"))?;
             }
             "--keys" => parsed.keys = value("--keys")?.into(),
+            "--origin-fallback" => parsed.options.origin_fallback = true,
+            "--same-origin" => {
+                let origin = value("--same-origin")?;
+                let origin = origin.parse().map_err(|e| format!("--same-origin: {e}"))?;
+                parsed.options.same_origin.push(origin);
+            }
+            "--allow-header" => {
+                let name = value("--allow-header")?;
+                let header = name.parse().map_err(|e| format!("--allow-header: {name:?}: {e}"))?;
+                parsed.options.allow_headers.push(header);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -85,7 +106,7 @@ async fn main() -> ExitCode {
         args.keys.display()
     );
     println!("tile_server: listening on http://{address}");
-    match axum::serve(listener, app::router(keys)).await {
+    match axum::serve(listener, app::router(keys, &args.options)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tile_server: {e}");
@@ -105,6 +126,36 @@ mod tests {
         assert_eq!(parse_args([]).unwrap().port, 8080);
         assert!(parse_args(["--port".into(), "99999".into()]).is_err());
         assert!(parse_args(["--bogus".into()]).is_err());
+        let defaults = parse_args([]).unwrap().options;
+        assert!(!defaults.origin_fallback && defaults.same_origin.is_empty() && defaults.allow_headers.is_empty());
+    }
+
+    #[test]
+    fn layer_options() {
+        let args = [
+            "--origin-fallback",
+            "--same-origin",
+            "http://localhost:8080",
+            "--same-origin",
+            "https://Tiles.Example.com",
+            "--allow-header",
+            "X-Map-Client",
+        ];
+        let options = parse_args(args.map(String::from)).unwrap().options;
+        assert!(options.origin_fallback);
+        let origins: Vec<&str> = options.same_origin.iter().map(|o| o.as_str()).collect();
+        assert_eq!(origins, ["http://localhost:8080", "https://tiles.example.com"]);
+        assert_eq!(options.allow_headers, ["x-map-client"]);
+        let error = parse_args(["--same-origin".into(), "localhost:8080".into()])
+            .err()
+            .unwrap();
+        assert!(
+            error.starts_with("--same-origin: public origin \"localhost:8080\""),
+            "{error}"
+        );
+        assert!(parse_args(["--same-origin".into(), "http://a.com/path".into()]).is_err());
+        assert!(parse_args(["--allow-header".into(), "bad header".into()]).is_err());
+        assert!(parse_args(["--allow-header".into()]).is_err());
     }
 
     #[test]
@@ -125,7 +176,7 @@ mod tests {
         assert!(keys.contains_key("demo-web-localhost"));
         assert!(matches!(
             keys.get("pk.demo-localhost"),
-            Some(keypolicy::tower::Credential::Token(_))
+            Some(keypolicy::http::Credential::Token(_))
         ));
     }
 }

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use keypolicy::key::{KeyScope, KeyType};
 use keypolicy::lifecycle::{Account, Change, KeyString, SeededRandom, SigningKey, SigningKeys};
 use keypolicy::token::Timestamp;
-use keypolicy::tower::{Credential, KeyStore};
+use keypolicy::http::{Credential, KeyStore};
 use keypolicy::KeyPolicy;
 use keypolicy_registry::{CredentialIndex, Registry, SqliteStore};
 

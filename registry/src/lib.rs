@@ -18,7 +18,7 @@
 //!   digests and token ids to compiled policies; each change edits a few
 //!   entries, and readers never take a lock a writer holds.
 //! * **The core's seam.** [`Registry`] implements
-//!   [`keypolicy::tower::KeyLookup`], so `keypolicy`'s HTTP guard and tower
+//!   [`keypolicy::http::KeyLookup`], so `keypolicy`'s HTTP guard and tower
 //!   layer serve from it unchanged.
 
 #![forbid(unsafe_code)]

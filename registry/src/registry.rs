@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use keypolicy::lifecycle::{Account, Claims, OsRandom, Planned, RandomSource, SigningKeys};
 use keypolicy::token::Timestamp;
-use keypolicy::tower::{Credential, KeyLookup};
+use keypolicy::http::{Credential, KeyLookup};
 
 use crate::error::RegistryError;
 use crate::index::{unix_now, CredentialIndex};

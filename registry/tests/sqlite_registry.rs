@@ -17,7 +17,7 @@ use std::sync::Arc;
 use keypolicy::key::{KeyType, Resource};
 use keypolicy::lifecycle::{Actor, Change, CreatedToken, KeyError, SeededRandom, SigningKey, SigningKeys, TokenBody};
 use keypolicy::token::Timestamp;
-use keypolicy::tower::{Credential, KeyLookup};
+use keypolicy::http::{Credential, KeyLookup};
 use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
 use keypolicy_registry::{Registry, RegistryError, SqliteStore, Store, StoreError, StoredChange};
 

@@ -14,7 +14,8 @@ use crate::hash::{FastSet, StrSet};
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
-use crate::syntax::origin::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, split_scheme, Origin};
+use crate::syntax::origin::Origin;
+use crate::syntax::url::{check_entry_text, is_web_scheme, split_entry, split_scheme, EntrySyntaxError};
 
 /// What is wrong with one `allowed_domains` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +56,19 @@ pub enum AllowedDomainError {
     Host(#[from] HostError),
 }
 
+impl From<EntrySyntaxError<'_>> for AllowedDomainError {
+    fn from(error: EntrySyntaxError<'_>) -> Self {
+        match error {
+            EntrySyntaxError::Empty => AllowedDomainError::Empty,
+            EntrySyntaxError::Whitespace => AllowedDomainError::Whitespace,
+            EntrySyntaxError::InvalidScheme(scheme) => AllowedDomainError::InvalidScheme(scheme.to_owned()),
+            EntrySyntaxError::Userinfo => AllowedDomainError::Userinfo,
+            EntrySyntaxError::BadBrackets => AllowedDomainError::Host(HostError::BadIp),
+            EntrySyntaxError::InvalidPort(port) => AllowedDomainError::InvalidPort(port.to_owned()),
+        }
+    }
+}
+
 /// One normalized `allowed_domains` entry.
 ///
 /// Parse one with [`str::parse`]; its [`Display`](fmt::Display) form is the
@@ -87,33 +101,14 @@ impl FromStr for AllowedDomain {
     type Err = AllowedDomainError;
 
     fn from_str(input: &str) -> Result<Self, AllowedDomainError> {
-        if input.is_empty() {
-            return Err(AllowedDomainError::Empty);
+        check_entry_text(input)?;
+        if split_scheme(input).is_some_and(|(_, rest)| split_scheme(rest).is_some()) {
+            return Err(AllowedDomainError::MultipleSchemes);
         }
-        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(AllowedDomainError::Whitespace);
-        }
-        let (scheme, rest) = match split_scheme(input) {
-            Some((scheme, rest)) => {
-                if split_scheme(rest).is_some() {
-                    return Err(AllowedDomainError::MultipleSchemes);
-                }
-                if !is_valid_scheme(scheme) {
-                    return Err(AllowedDomainError::InvalidScheme(scheme.to_owned()));
-                }
-                (Some(scheme.to_ascii_lowercase()), rest)
-            }
-            None => (None, input),
-        };
-        // Path, query and fragment are ignored: only the host is compared.
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.contains('@') {
-            return Err(AllowedDomainError::Userinfo);
-        }
-        let (host, port) = split_host_port(authority).ok_or(HostError::BadIp)?;
-        if let Some(port) = port {
-            parse_port(port).ok_or_else(|| AllowedDomainError::InvalidPort(port.to_owned()))?;
-        }
+        // Path, query and fragment (`parts.rest`) are ignored: only the
+        // host is compared.
+        let parts = split_entry(input)?;
+        let (scheme, host) = (parts.scheme.map(str::to_ascii_lowercase), parts.host);
         let app_scheme = scheme.filter(|s| !is_web_scheme(s));
         if host.contains('*') {
             let suffix = host.strip_prefix("*.").ok_or(AllowedDomainError::MisplacedWildcard)?;

@@ -1,43 +1,27 @@
 //! `KeyPolicy`: a Mappinest API key's rules, validated and compiled once.
 
-use std::fmt;
 use std::str::FromStr;
 
 use crate::key::domains::{AllowedDomain, AllowedDomainError, DomainAllowlist};
 use crate::key::scope::{KeyScope, KeyScopeSet, UnknownKeyScope};
 use crate::key::tilesets::{TilesetAllowlist, TilesetError, TilesetPattern};
+use crate::named::named_enum;
 
-/// Where a key may be used by default.
-///
-/// Exhaustive on purpose: the seed defines exactly these four.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum KeyType {
-    /// Unrestricted (the default): no origin rule of its own.
-    #[default]
-    Any,
-    /// Browser key: an Origin header is always required.
-    Web,
-    /// Desktop applications: Origin optional unless domains are set.
-    Desktop,
-    /// Servers: Origin optional unless domains are set.
-    Server,
-}
-
-impl KeyType {
-    /// The name as written in policies, e.g. `web`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KeyType::Any => "any",
-            KeyType::Web => "web",
-            KeyType::Desktop => "desktop",
-            KeyType::Server => "server",
-        }
-    }
-}
-
-impl fmt::Display for KeyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// Where a key may be used by default.
+    ///
+    /// Exhaustive on purpose: the seed defines exactly these four.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum KeyType {
+        /// Unrestricted (the default): no origin rule of its own.
+        #[default]
+        Any => "any",
+        /// Browser key: an Origin header is always required.
+        Web => "web",
+        /// Desktop applications: Origin optional unless domains are set.
+        Desktop => "desktop",
+        /// Servers: Origin optional unless domains are set.
+        Server => "server",
     }
 }
 
@@ -45,10 +29,7 @@ impl FromStr for KeyType {
     type Err = KeyPolicyError;
 
     fn from_str(s: &str) -> Result<Self, KeyPolicyError> {
-        [KeyType::Any, KeyType::Web, KeyType::Desktop, KeyType::Server]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| KeyPolicyError::UnknownKeyType { value: s.to_owned() })
+        KeyType::from_name(s).ok_or_else(|| KeyPolicyError::UnknownKeyType { value: s.to_owned() })
     }
 }
 
@@ -97,7 +78,7 @@ pub enum KeyPolicyError {
 /// allowed tilesets, validated and normalized when built.
 ///
 /// Build one with [`KeyPolicy::builder`] or deserialize it from JSON (with
-/// the `serde` feature); evaluate requests with [`evaluate_key`](crate::evaluate).
+/// the `serde` feature); evaluate requests with [`evaluate_key`](crate::evaluate_key).
 /// It is immutable, `Send` and `Sync`: share one behind an `Arc` and swap
 /// it on key rotation.
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,11 @@ use std::borrow::Cow;
 
 use crate::key::scope::Resource;
 
+/// What [`KeyRequest::with_unreadable_origin`] stores: it holds a space
+/// and `<`, so no Origin grammar accepts it and keys with an origin rule
+/// deny it `origin_invalid`, as they deny any malformed Origin.
+const UNREADABLE_ORIGIN: &str = "<unreadable header>";
+
 /// The parts of a request that a [`KeyPolicy`](crate::KeyPolicy) judges.
 ///
 /// Strings are borrowed when they can be (from a header map, or from JSON
@@ -59,6 +64,16 @@ impl<'a> KeyRequest<'a> {
     #[must_use]
     pub fn with_origin(mut self, origin: impl Into<Cow<'a, str>>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Records an `Origin` header that was sent but cannot be read
+    /// (repeated, or not visible ASCII; see
+    /// `keypolicy::http::HeaderField`): keys with an origin rule deny the
+    /// request `origin_invalid`, other keys ignore it.
+    #[must_use]
+    pub fn with_unreadable_origin(mut self) -> Self {
+        self.origin = Some(Cow::Borrowed(UNREADABLE_ORIGIN));
         self
     }
 

@@ -1,51 +1,24 @@
 //! Mappinest key scopes and the resources that need them.
 
-use std::fmt;
 use std::str::FromStr;
 
-/// A Mappinest API-key scope.
-///
-/// Exhaustive on purpose: the seed defines exactly these four, and a
-/// policy naming any other scope is rejected rather than ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyScope {
-    /// `tiles:read`: vector and raster tiles.
-    TilesRead,
-    /// `styles:read`: style documents.
-    StylesRead,
-    /// `static:read`: static map images.
-    StaticRead,
-    /// `export:read`: exports.
-    ExportRead,
-}
+use crate::named::{named_enum, scope_set};
 
-impl KeyScope {
-    /// Every scope, in canonical order.
-    pub const ALL: [KeyScope; 4] = [
-        KeyScope::TilesRead,
-        KeyScope::StylesRead,
-        KeyScope::StaticRead,
-        KeyScope::ExportRead,
-    ];
-
-    /// The scope's name as written in policies, e.g. `tiles:read`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KeyScope::TilesRead => "tiles:read",
-            KeyScope::StylesRead => "styles:read",
-            KeyScope::StaticRead => "static:read",
-            KeyScope::ExportRead => "export:read",
-        }
-    }
-
-    const fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
-
-impl fmt::Display for KeyScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// A Mappinest API-key scope.
+    ///
+    /// Exhaustive on purpose: the seed defines exactly these four, and a
+    /// policy naming any other scope is rejected rather than ignored.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum KeyScope {
+        /// `tiles:read`: vector and raster tiles.
+        TilesRead => "tiles:read",
+        /// `styles:read`: style documents.
+        StylesRead => "styles:read",
+        /// `static:read`: static map images.
+        StaticRead => "static:read",
+        /// `export:read`: exports.
+        ExportRead => "export:read",
     }
 }
 
@@ -59,65 +32,34 @@ impl FromStr for KeyScope {
 
     /// Exact, case-sensitive names only: `Tiles:Read` is not a scope.
     fn from_str(s: &str) -> Result<Self, UnknownKeyScope> {
-        KeyScope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| UnknownKeyScope(s.to_owned()))
+        KeyScope::from_name(s).ok_or_else(|| UnknownKeyScope(s.to_owned()))
     }
 }
 
-/// A set of [`KeyScope`]s, stored as a bitset so that checks are one `and`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct KeyScopeSet(u8);
-
-impl KeyScopeSet {
-    /// The empty set, which never blocks a request.
-    pub const EMPTY: KeyScopeSet = KeyScopeSet(0);
-
-    /// Adds a scope.
-    #[must_use]
-    pub const fn with(self, scope: KeyScope) -> KeyScopeSet {
-        KeyScopeSet(self.0 | scope.bit())
-    }
-
-    /// Whether `scope` is in the set.
-    pub const fn contains(self, scope: KeyScope) -> bool {
-        self.0 & scope.bit() != 0
-    }
-
-    /// Whether the set is empty.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The scopes in canonical order.
-    pub fn iter(self) -> impl Iterator<Item = KeyScope> {
-        KeyScope::ALL.into_iter().filter(move |s| self.contains(*s))
-    }
+scope_set! {
+    /// A set of [`KeyScope`]s, stored as a bitset so that checks are one
+    /// `and`. The empty set never blocks a request.
+    pub struct KeyScopeSet(u8) of KeyScope;
 }
 
-impl FromIterator<KeyScope> for KeyScopeSet {
-    fn from_iter<I: IntoIterator<Item = KeyScope>>(iter: I) -> Self {
-        iter.into_iter().fold(KeyScopeSet::EMPTY, KeyScopeSet::with)
+named_enum! {
+    /// What a request asks for; each resource needs one scope.
+    ///
+    /// Exhaustive on purpose: matching on it must consider every resource.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+    #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+    pub enum Resource {
+        /// Map tiles (the default); needs `tiles:read`.
+        #[default]
+        Tiles => "tiles",
+        /// Style documents; needs `styles:read`.
+        Styles => "styles",
+        /// Static images; needs `static:read`.
+        Static => "static",
+        /// Exports; needs `export:read`.
+        Export => "export",
     }
-}
-
-/// What a request asks for; each resource needs one scope.
-///
-/// Exhaustive on purpose: matching on it must consider every resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum Resource {
-    /// Map tiles (the default); needs `tiles:read`.
-    #[default]
-    Tiles,
-    /// Style documents; needs `styles:read`.
-    Styles,
-    /// Static images; needs `static:read`.
-    Static,
-    /// Exports; needs `export:read`.
-    Export,
 }
 
 impl Resource {
@@ -128,16 +70,6 @@ impl Resource {
             Resource::Styles => KeyScope::StylesRead,
             Resource::Static => KeyScope::StaticRead,
             Resource::Export => KeyScope::ExportRead,
-        }
-    }
-
-    /// The resource's name as written in requests, e.g. `tiles`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Resource::Tiles => "tiles",
-            Resource::Styles => "styles",
-            Resource::Static => "static",
-            Resource::Export => "export",
         }
     }
 }
@@ -151,10 +83,7 @@ impl FromStr for Resource {
     type Err = UnknownResource;
 
     fn from_str(s: &str) -> Result<Self, UnknownResource> {
-        [Resource::Tiles, Resource::Styles, Resource::Static, Resource::Export]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownResource(s.to_owned()))
+        Resource::from_name(s).ok_or_else(|| UnknownResource(s.to_owned()))
     }
 }
 

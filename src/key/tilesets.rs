@@ -191,4 +191,14 @@ mod tests {
         assert!(!l.allows("alice.streets ,bob.x"));
         assert!(!l.allows("bob.a.b"));
     }
+
+    /// `as_str` is the pattern as written: what `Display` and JSON write.
+    #[test]
+    fn patterns_are_written_as_given() {
+        for text in ["alice.streets", "alice.*", "carol_1.streets-v2"] {
+            let pattern: TilesetPattern = text.parse().unwrap();
+            assert_eq!(pattern.as_str(), text);
+            assert_eq!(pattern.to_string(), text);
+        }
+    }
 }

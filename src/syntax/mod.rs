@@ -9,3 +9,4 @@
 pub(crate) mod host;
 pub(crate) mod origin;
 pub(crate) mod referer;
+pub(crate) mod url;

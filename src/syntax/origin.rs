@@ -11,14 +11,12 @@ use crate::syntax::host::{
     host_byte_class, is_punycode_label, parse_ascii_host, punycode_is_canonical, DomainRef, HostRef, LowerBuf,
     MAX_HOST_LEN, MAX_LABEL_LEN, UPPER,
 };
+use crate::syntax::url::{is_valid_scheme, is_web_scheme, parse_port, split_host_port, MAX_SCHEME_LEN};
 
 /// The longest `Origin` header value we look at, in bytes. Browsers send
 /// `scheme://host:port`, at most a few hundred bytes; anything longer is
 /// refused before it is parsed, so hostile input costs constant time.
 pub const MAX_ORIGIN_LEN: usize = 2048;
-
-/// Longest scheme we accept (custom app schemes are short).
-const MAX_SCHEME_LEN: usize = 32;
 
 /// Longest authority (`host[:port]`) that can be valid: a 253-byte name,
 /// its optional trailing dot, and `:` with a port of at most 5 digits
@@ -36,6 +34,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) scheme_host: &'a str,
     /// The parsed host.
     pub(crate) host: HostRef<'a>,
+    /// The explicit port, if any.
+    pub(crate) port: Option<u16>,
 }
 
 impl Origin<'_> {
@@ -54,75 +54,6 @@ impl Origin<'_> {
             _ => true,
         }
     }
-}
-
-/// `http` or `https`: the only schemes an allowed URL, a usable Referer
-/// and a web (not app-scheme) Origin may have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum WebScheme {
-    Http,
-    Https,
-}
-
-impl WebScheme {
-    /// Parses `http` or `https` in any case.
-    pub(crate) fn parse(scheme: &str) -> Option<WebScheme> {
-        // `http` then an optional `s`: one comparison instead of two (this
-        // runs on every Origin).
-        if !scheme.get(..4).is_some_and(|http| http.eq_ignore_ascii_case("http")) {
-            return None;
-        }
-        match scheme.get(4..) {
-            Some("") => Some(WebScheme::Http),
-            Some(s) if s.eq_ignore_ascii_case("s") => Some(WebScheme::Https),
-            _ => None,
-        }
-    }
-
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            WebScheme::Http => "http",
-            WebScheme::Https => "https",
-        }
-    }
-
-    /// The port a URL of this scheme uses when it names none.
-    pub(crate) const fn default_port(self) -> u16 {
-        match self {
-            WebScheme::Http => 80,
-            WebScheme::Https => 443,
-        }
-    }
-}
-
-/// `http` or `https`, in any case.
-pub(crate) fn is_web_scheme(scheme: &str) -> bool {
-    WebScheme::parse(scheme).is_some()
-}
-
-/// Splits `scheme://rest` in an allowlist entry, where the scheme ends
-/// before any path, query or fragment: in `example.com/?next=https://x` the
-/// `://` is in the query, and the entry has no scheme.
-pub(crate) fn split_scheme(entry: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = entry.split_once("://")?;
-    (!scheme.contains(['/', '?', '#'])).then_some((scheme, rest))
-}
-
-/// A valid URL scheme: a letter, then letters, digits, `+`, `-`, `.`.
-pub(crate) fn is_valid_scheme(scheme: &str) -> bool {
-    let mut bytes = scheme.bytes();
-    scheme.len() <= MAX_SCHEME_LEN
-        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
-/// Parses a port: 1 to 5 digits, value 1..=65535. Port 0 cannot be
-/// connected to, so no browser sends it.
-pub(crate) fn parse_port(port: &str) -> Option<u16> {
-    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    port.parse::<u16>().ok().filter(|&p| p != 0)
 }
 
 /// The bytes that may appear in the authority (`host[:port]`) of a
@@ -163,9 +94,12 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
     if !is_valid_scheme(scheme) || authority.len() > MAX_AUTHORITY_LEN {
         return None;
     }
-    if let Some(origin) = parse_plain_authority(value, scheme, authority) {
-        return Some(origin);
-    }
+    parse_plain_authority(value, scheme, authority).or_else(|| parse_any_authority(value, scheme, authority))
+}
+
+/// The general path of [`parse_origin`]: any authority a browser may
+/// serialize, IP literals and trailing dots included.
+fn parse_any_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str) -> Option<Origin<'a>> {
     // A serialized origin is printable ASCII (which rules out whitespace,
     // control bytes — which the `url` crate would strip — and non-ASCII) and
     // ends at the port: no path (not even `/`), query, fragment, userinfo,
@@ -175,15 +109,17 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
         return None;
     }
     let (raw_host, port) = split_host_port(authority)?;
-    if let Some(port) = port {
-        parse_port(port)?;
-    }
+    let port = match port {
+        Some(port) => Some(parse_port(port)?),
+        None => None,
+    };
     let host = parse_ascii_host(raw_host).ok()?;
     let scheme_host = value.get(..scheme.len() + "://".len() + raw_host.len())?;
     Some(Origin {
         scheme,
         scheme_host,
         host,
+        port,
     })
 }
 
@@ -232,9 +168,10 @@ fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str
     if host_end > MAX_HOST_LEN || !matches!(last.first(), Some(b) if !b.is_ascii_digit()) {
         return None;
     }
-    if let Some(port) = authority.get(host_end..).and_then(|p| p.strip_prefix(':')) {
-        parse_port(port)?;
-    }
+    let port = match authority.get(host_end..).and_then(|p| p.strip_prefix(':')) {
+        Some(port) => Some(parse_port(port)?),
+        None => None,
+    };
     Some(Origin {
         scheme,
         scheme_host: value.get(..scheme.len() + "://".len() + host_end)?,
@@ -243,26 +180,7 @@ fn parse_plain_authority<'a>(value: &'a str, scheme: &'a str, authority: &'a str
             has_punycode,
             has_upper: classes & UPPER != 0,
         }),
-    })
-}
-
-/// Splits `host[:port]` or `[v6][:port]`; the port is returned unparsed.
-pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, rest) = authority.split_at(end + 1);
-        return match rest {
-            "" => Some((host, None)),
-            _ => rest.strip_prefix(':').map(|p| (host, Some(p))),
-        };
-    }
-    // `split_once(':')`, by bytes: cheaper on the short strings seen here.
-    Some(match authority.bytes().position(|b| b == b':') {
-        Some(colon) => {
-            let (host, port) = authority.split_at(colon);
-            (host, port.get(1..))
-        }
-        None => (authority, None),
+        port,
     })
 }
 
@@ -321,5 +239,64 @@ mod tests {
             assert!(parse_origin(bad).is_none(), "{bad:?}");
         }
         assert!(parse_origin(&format!("https://{}.com", "a".repeat(MAX_ORIGIN_LEN))).is_none());
+    }
+
+    /// `https://` + an authority of exactly `len` bytes: a name of 63-byte
+    /// labels (the last one shorter), a trailing dot if asked, and a port.
+    fn origin_of_authority_len(len: usize, trailing_dot: bool, port: &str) -> String {
+        let mut host = String::new();
+        let name_len = len - port.len() - usize::from(trailing_dot);
+        while host.len() < name_len {
+            if !host.is_empty() {
+                host.push('.');
+            }
+            let room = (name_len - host.len()).min(MAX_LABEL_LEN);
+            host.push_str(&"a".repeat(room));
+        }
+        format!("https://{host}{}{port}", if trailing_dot { "." } else { "" })
+    }
+
+    /// The caps hold at their exact boundary: a 253-byte name with a
+    /// trailing dot and a 5-digit port is the longest valid authority.
+    #[test]
+    fn length_caps_hold_at_the_boundary() {
+        let longest = origin_of_authority_len(MAX_AUTHORITY_LEN, true, ":65535");
+        assert_eq!(longest.len(), "https://".len() + MAX_AUTHORITY_LEN);
+        assert!(parse_origin(&longest).is_some(), "{longest}");
+        let without_dot = origin_of_authority_len(MAX_HOST_LEN + ":65535".len(), false, ":65535");
+        assert!(parse_origin(&without_dot).is_some(), "{without_dot}");
+        // One byte more name: over the host cap (and, with the dot, the
+        // authority cap).
+        let over = origin_of_authority_len(MAX_AUTHORITY_LEN + 1, true, ":65535");
+        assert!(parse_origin(&over).is_none(), "{over}");
+        let over = origin_of_authority_len(MAX_HOST_LEN + 1 + ":65535".len(), false, ":65535");
+        assert!(parse_origin(&over).is_none(), "{over}");
+        // Labels: 63 bytes is the most, on the fast path and the general one.
+        for last in [MAX_LABEL_LEN, MAX_LABEL_LEN + 1] {
+            for suffix in ["", ":8080", "."] {
+                let origin = format!("https://example.{}{suffix}", "a".repeat(last));
+                assert_eq!(parse_origin(&origin).is_some(), last == MAX_LABEL_LEN, "{origin}");
+                let first = format!("https://{}.example{suffix}", "a".repeat(last));
+                assert_eq!(parse_origin(&first).is_some(), last == MAX_LABEL_LEN, "{first}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 4096, failure_persistence: None, ..Default::default() })]
+
+        /// The fast path is only a shortcut: for any authority it returns
+        /// nothing (and the general path decides) or exactly what the
+        /// general path returns.
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            authority in "([a-zA-Z0-9_-]{0,70}[.:]){0,4}([a-zA-Z0-9_-]{0,70}|[a-zA-Z0-9_.:\\[\\]%@-]{0,20})",
+            scheme in "(https|http|HTTP|app)",
+        ) {
+            let value = format!("{scheme}://{authority}");
+            if let Some(fast) = parse_plain_authority(&value, &scheme, &authority) {
+                proptest::prop_assert_eq!(Some(fast), parse_any_authority(&value, &scheme, &authority), "{}", value);
+            }
+        }
     }
 }

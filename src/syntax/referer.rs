@@ -9,7 +9,8 @@
 //! and never matches. Parsing borrows from the header and never allocates.
 
 use crate::syntax::host::{parse_ascii_host, HostRef};
-use crate::syntax::origin::{parse_port, WebScheme};
+use crate::syntax::origin::{parse_origin, Origin};
+use crate::syntax::url::{parse_port, WebScheme};
 
 /// The longest `Referer` header value looked at, in bytes. Browsers
 /// truncate longer referrers to their origin at 4,096 bytes, so a longer
@@ -31,6 +32,26 @@ pub(crate) struct Referer<'a> {
     /// `scheme://authority` exactly as written: the serialized origin of
     /// the URL when the scheme and host are in the browser's case.
     pub(crate) origin: &'a str,
+}
+
+impl<'a> Referer<'a> {
+    /// An `Origin` header value, parsed by the one Origin parser
+    /// ([`parse_origin`]), as a Referer with path `/`: how a token judges
+    /// the Origin (`origin_fallback`, and the CORS echo). Only `http` and
+    /// `https` origins qualify; an Origin is the Referer grammar's
+    /// `scheme://authority` with nothing after it.
+    pub(crate) fn from_origin_header(value: &'a str) -> Option<Referer<'a>> {
+        let Origin { scheme, host, port, .. } = parse_origin(value)?;
+        let scheme = WebScheme::parse(scheme)?;
+        Some(Referer {
+            scheme,
+            host,
+            port: port.unwrap_or(scheme.default_port()),
+            path: "/",
+            path_may_have_dots: false,
+            origin: value,
+        })
+    }
 }
 
 /// Parses a Referer header value; `None` means unusable.
@@ -257,5 +278,41 @@ mod tests {
         let at_cap = format!("https://example.com/{}", "a".repeat(MAX_REFERER_LEN - 20));
         assert_eq!(at_cap.len(), MAX_REFERER_LEN);
         assert!(parse_referer(&at_cap).is_some());
+    }
+
+    /// An Origin header becomes a Referer with path `/` through the one
+    /// Origin parser: http(s) only, the port defaulted by scheme, and only
+    /// what `parse_origin` accepts (so `null`, paths, userinfo, lists and
+    /// over-long values are refused here exactly as they are for keys).
+    #[test]
+    fn origin_headers_are_referers_with_path_slash() {
+        let r = Referer::from_origin_header("HTTPS://Example.com").unwrap();
+        assert_eq!(
+            (r.scheme, r.port, r.path, r.origin),
+            (WebScheme::Https, 443, "/", "HTTPS://Example.com")
+        );
+        let r = Referer::from_origin_header("http://localhost:3000").unwrap();
+        assert_eq!((r.scheme, r.port, r.path), (WebScheme::Http, 3000, "/"));
+        for value in [
+            "https://example.com",
+            "HTTPS://EXAMPLE.COM:443",
+            "http://localhost:3000",
+            "https://example.com.",
+            "http://127.1",
+            "http://[::1]:8080",
+            "capacitor://localhost",
+            "null",
+            "",
+            "https://example.com/",
+            "https://user@example.com",
+            "https://example.com, https://evil.com",
+            "https://example.com:0",
+            "https://ex\\ample.com",
+        ] {
+            let web_origin = parse_origin(value).is_some_and(|o| o.is_web());
+            assert_eq!(Referer::from_origin_header(value).is_some(), web_origin, "{value:?}");
+        }
+        let long = format!("https://{}.com", "a".repeat(crate::syntax::origin::MAX_ORIGIN_LEN));
+        assert!(Referer::from_origin_header(&long).is_none());
     }
 }

@@ -1,12 +1,10 @@
 //! `evaluate_token`: the pure decision function for access tokens.
 
 use crate::decision::{AllowOrigin, Decision, Denial, Vary};
-use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
-use crate::syntax::origin::MAX_ORIGIN_LEN;
 use crate::syntax::referer::{parse_referer, Referer};
 use crate::token::policy::TokenPolicy;
 use crate::token::request::TokenRequest;
-use crate::token::urls::{has_dot_segment, AllowedUrl, AllowedUrls};
+use crate::token::urls::{AllowedUrls, RefererMatch};
 
 /// Decides whether `request` may be served under the access token `policy`.
 ///
@@ -74,104 +72,16 @@ fn check_referer<'r>(urls: &AllowedUrls, request: &'r TokenRequest<'_>) -> Resul
     let target = match request.referer.as_deref().filter(|r| !r.is_empty()) {
         Some(referer) => parse_referer(referer).ok_or(Denial::RefererNotAllowed)?,
         None if request.origin_fallback => match origin_header {
-            Some(origin) => parse_usable_origin(origin).ok_or(Denial::RefererNotAllowed)?,
+            Some(origin) => Referer::from_origin_header(origin).ok_or(Denial::RefererNotAllowed)?,
             None => return Err(Denial::RefererRequired),
         },
         None => return Err(Denial::RefererRequired),
     };
-    match match_urls(urls, &target, origin_header) {
-        Matched::No => Err(Denial::RefererNotAllowed),
-        Matched::Yes => Ok(None),
-        Matched::WithOrigin => Ok(origin_header),
+    match urls.match_referer(&target, origin_header) {
+        RefererMatch::NotAllowed => Err(Denial::RefererNotAllowed),
+        RefererMatch::Allowed => Ok(None),
+        RefererMatch::AllowedWithOrigin => Ok(origin_header),
     }
-}
-
-/// An `Origin` header as a browser serializes it (`scheme://host[:port]`,
-/// http or https), as a [`Referer`] with path `/`. The Referer grammar is
-/// the Origin grammar plus a path, query and fragment, so an Origin is a
-/// usable Referer that ends with its authority (within the Origin cap).
-fn parse_usable_origin(value: &str) -> Option<Referer<'_>> {
-    if value.len() > MAX_ORIGIN_LEN {
-        return None;
-    }
-    parse_referer(value).filter(|origin| origin.origin.len() == value.len())
-}
-
-enum Matched {
-    No,
-    /// The target matched an entry.
-    Yes,
-    /// ... and the Origin satisfies the scheme, host and port of one such entry.
-    WithOrigin,
-}
-
-/// Matches `target` (a Referer, or an Origin as fallback) against the
-/// entries, and the Origin header against the entries the target matched.
-/// The Origin is parsed only once an entry has matched, and not at all
-/// when it is the target's own `scheme://authority`, as it is for a page
-/// calling from its own origin.
-fn match_urls(urls: &AllowedUrls, target: &Referer<'_>, origin_header: Option<&str>) -> Matched {
-    let HostRef::Domain(domain) = target.host else {
-        // No entry is an IP address.
-        return Matched::No;
-    };
-    let mut buf = LowerBuf::new();
-    let Some(host) = buf.lower(domain.name) else {
-        return Matched::No;
-    };
-    // Computed when first needed: only path-restricted entries look.
-    let mut path_is_clean = None;
-    let mut host_checked = false;
-    let mut origin: Option<Option<Referer<'_>>> = None;
-    let mut matched = Matched::No;
-    for entry in urls.candidates(host) {
-        if !entry.allows_origin(target.scheme, target.port) {
-            continue;
-        }
-        if entry.path().is_some() {
-            let clean =
-                *path_is_clean.get_or_insert_with(|| !(target.path_may_have_dots && has_dot_segment(target.path)));
-            if !entry.allows(target.scheme, target.port, target.path, clean) {
-                continue;
-            }
-        }
-        // Entry hosts were validated when built; a longer host with a
-        // punycode label must be valid IDNA too.
-        if domain.has_punycode && entry.host() != host && !host_checked {
-            if !punycode_is_canonical(host) {
-                return Matched::No;
-            }
-            host_checked = true;
-        }
-        matched = Matched::Yes;
-        let Some(header) = origin_header else {
-            return matched;
-        };
-        if header == target.origin {
-            return Matched::WithOrigin;
-        }
-        let Some(origin) = origin.get_or_insert_with(|| parse_usable_origin(header)) else {
-            // An unusable Origin is never echoed.
-            return matched;
-        };
-        if origin_satisfies(entry, origin) {
-            return Matched::WithOrigin;
-        }
-    }
-    matched
-}
-
-/// Whether a parsed Origin satisfies the entry's host, scheme and port.
-fn origin_satisfies(entry: &AllowedUrl, origin: &Referer<'_>) -> bool {
-    let HostRef::Domain(domain) = origin.host else {
-        return false;
-    };
-    let mut buf = LowerBuf::new();
-    buf.lower(domain.name).is_some_and(|host| {
-        entry.covers_host(host)
-            && entry.allows_origin(origin.scheme, origin.port)
-            && (!domain.has_punycode || host == entry.host() || punycode_is_canonical(host))
-    })
 }
 
 #[cfg(test)]
@@ -191,50 +101,6 @@ mod tests {
     fn decide(t: &TokenPolicy, referer: &str) -> Option<&'static str> {
         let r = TokenRequest::new(TokenScope::StylesRead).with_referer(referer);
         evaluate_token(t, &r).reason()
-    }
-
-    /// `parse_usable_origin` must accept exactly the http(s) Origins that
-    /// the core's strict Origin parser accepts (IPv6 literals aside: no
-    /// entry can match one).
-    #[test]
-    fn usable_origins_are_the_strict_parsers_web_origins() {
-        for value in [
-            "https://example.com",
-            "HTTPS://EXAMPLE.COM:443",
-            "http://localhost:3000",
-            "https://example.com.",
-            "http://127.1",
-            "capacitor://localhost",
-            "null",
-            "",
-            "example.com",
-            "https://",
-            "https://example.com/",
-            "https://example.com?x",
-            "https://example.com#x",
-            "https://user@example.com",
-            "https://exa\tmple.com",
-            "https://example.com ",
-            "https://example.com, https://evil.com",
-            "https://münchen.de",
-            "https://example.com%2eevil.net",
-            "https://*.example.com",
-            "https://.example.com",
-            "https://example..com",
-            "https://example.com:",
-            "https://example.com:0",
-            "https://example.com:65536",
-            "https://example.com:80:80",
-            "https://example.com:+80",
-            "https:/example.com",
-            "https://ex\\ample.com",
-        ] {
-            let strict = crate::syntax::origin::parse_origin(value).is_some_and(|o| o.is_web());
-            assert_eq!(parse_usable_origin(value).is_some(), strict, "{value:?}");
-        }
-        let long = format!("https://{}.com", "a".repeat(MAX_ORIGIN_LEN));
-        assert!(parse_usable_origin(&long).is_none());
-        assert!(parse_usable_origin("http://[::1]:8080").is_none());
     }
 
     #[test]
@@ -273,5 +139,25 @@ mod tests {
             evaluate_token(&t, &r).allow_origin(),
             Some(AllowOrigin::Origin("https://b.example.com"))
         );
+    }
+
+    /// The echo checks the Origin's IDNA like any other host: an Origin
+    /// with an invalid punycode label under an allowed host is never
+    /// echoed, though the Referer alone allows the request.
+    #[test]
+    fn echo_refuses_an_origin_with_invalid_punycode() {
+        let t = token(&["example.com"]);
+        let with_origin = |origin: &'static str| {
+            TokenRequest::new(TokenScope::StylesRead)
+                .with_referer("https://docs.example.com/")
+                .with_origin(origin)
+        };
+        let r = with_origin("https://xn--mnchen-3ya.example.com");
+        let valid = evaluate_token(&t, &r).allow_origin();
+        assert_eq!(valid, Some(AllowOrigin::Origin("https://xn--mnchen-3ya.example.com")));
+        let r = with_origin("https://xn--a.example.com");
+        let d = evaluate_token(&t, &r);
+        assert!(d.is_allowed());
+        assert_eq!(d.allow_origin(), None);
     }
 }

@@ -1,39 +1,24 @@
 //! `TokenPolicy`: an access token's metadata, validated and compiled once.
 
-use std::fmt;
 use std::str::FromStr;
 
+use crate::named::named_enum;
 use crate::token::scope::{TokenScope, TokenScopeSet, UnknownTokenScope};
 use crate::token::timestamp::{InvalidTimestamp, Timestamp};
 use crate::token::urls::{AllowedUrl, AllowedUrlError, AllowedUrls, MAX_ALLOWED_URLS};
 
-/// What kind of token this is: the prefix of the token string.
-///
-/// Exhaustive on purpose: the platform has exactly these three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenUsage {
-    /// `pk`: public token, public scopes only, may be URL-restricted.
-    Public,
-    /// `sk`: secret token, public and secret scopes, may be URL-restricted.
-    Secret,
-    /// `tk`: temporary token, must expire, cannot be URL-restricted.
-    Temporary,
-}
-
-impl TokenUsage {
-    /// The name as written in token metadata: `pk`, `sk` or `tk`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TokenUsage::Public => "pk",
-            TokenUsage::Secret => "sk",
-            TokenUsage::Temporary => "tk",
-        }
-    }
-}
-
-impl fmt::Display for TokenUsage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// What kind of token this is: the prefix of the token string.
+    ///
+    /// Exhaustive on purpose: the platform has exactly these three.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum TokenUsage {
+        /// `pk`: public token, public scopes only, may be URL-restricted.
+        Public => "pk",
+        /// `sk`: secret token, public and secret scopes, may be URL-restricted.
+        Secret => "sk",
+        /// `tk`: temporary token, must expire, cannot be URL-restricted.
+        Temporary => "tk",
     }
 }
 
@@ -42,10 +27,7 @@ impl FromStr for TokenUsage {
 
     /// `pk`, `sk` or `tk`, exactly.
     fn from_str(s: &str) -> Result<Self, TokenPolicyError> {
-        [TokenUsage::Public, TokenUsage::Secret, TokenUsage::Temporary]
-            .into_iter()
-            .find(|u| u.as_str() == s)
-            .ok_or_else(|| TokenPolicyError::UnknownUsage { value: s.to_owned() })
+        TokenUsage::from_name(s).ok_or_else(|| TokenPolicyError::UnknownUsage { value: s.to_owned() })
     }
 }
 

@@ -6,6 +6,12 @@ use crate::token::policy::{TokenPolicy, TokenUsage};
 use crate::token::scope::TokenScope;
 use crate::token::timestamp::Timestamp;
 
+/// What the `with_unreadable_*` setters store: it holds a space and `<`,
+/// so neither the Referer nor the Origin grammar accepts it. A
+/// URL-restricted token denies it `referer_not_allowed` and never echoes
+/// it; other tokens ignore it, as they ignore any malformed header.
+const UNREADABLE_HEADER: &str = "<unreadable header>";
+
 /// The parts of a request that a [`TokenPolicy`] judges.
 ///
 /// Header strings are borrowed when they can be (from a header map, or
@@ -85,6 +91,24 @@ impl<'a> TokenRequest<'a> {
     #[must_use]
     pub fn with_origin(mut self, origin: impl Into<Cow<'a, str>>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Records a `Referer` header that was sent but cannot be read
+    /// (repeated, or not visible ASCII): URL-restricted tokens deny the
+    /// request `referer_not_allowed`, other tokens ignore it.
+    #[must_use]
+    pub fn with_unreadable_referer(mut self) -> Self {
+        self.referer = Some(Cow::Borrowed(UNREADABLE_HEADER));
+        self
+    }
+
+    /// Records an `Origin` header that was sent but cannot be read: it is
+    /// never echoed, and the Origin fallback denies it
+    /// `referer_not_allowed`.
+    #[must_use]
+    pub fn with_unreadable_origin(mut self) -> Self {
+        self.origin = Some(Cow::Borrowed(UNREADABLE_HEADER));
         self
     }
 

@@ -1,94 +1,86 @@
 //! The access-token scope catalogue: five public and twenty-one secret
 //! scopes, and a `u32` bitset of them.
 
-use std::fmt;
 use std::str::FromStr;
 
-macro_rules! token_scopes {
-    ($($variant:ident => $name:literal, $secret:literal, $doc:literal;)+) => {
-        /// A scope of the access-token catalogue, e.g. `styles:read`.
-        ///
-        /// Public scopes may be put on any token; secret scopes only on `sk`
-        /// and `tk` tokens ([`TokenScope::is_secret`]).
-        ///
-        /// `#[non_exhaustive]`: the catalogue grows as the platform adds
-        /// APIs, so match with a wildcard arm.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum TokenScope {
-            $(#[doc = concat!("`", $name, "`: ", $doc)] $variant,)+
-        }
+use crate::named::{named_enum, scope_set};
 
-        impl TokenScope {
-            /// Every scope of the catalogue: the public ones first, then the
-            /// secret ones, in the order the catalogue lists them.
-            pub const ALL: [TokenScope; token_scopes!(@count $($variant)+)] = [$(TokenScope::$variant,)+];
-
-            /// The scope's name, e.g. `styles:read`.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(TokenScope::$variant => $name,)+
-                }
-            }
-
-            /// The bits of the public scopes.
-            const PUBLIC_BITS: u32 = 0 $(| if $secret { 0 } else { 1 << TokenScope::$variant as u32 })+;
-
-            /// Whether this is a secret scope, which a `pk` token cannot hold.
-            pub const fn is_secret(self) -> bool {
-                match self {
-                    $(TokenScope::$variant => $secret,)+
-                }
-            }
-        }
-    };
-    (@count $($variant:ident)+) => { 0 $(+ token_scopes!(@one $variant))+ };
-    (@one $variant:ident) => { 1 };
-}
-
-token_scopes! {
-    StylesTiles => "styles:tiles", false, "style PNG tiles and static images.";
-    StylesRead => "styles:read", false, "read styles.";
-    FontsRead => "fonts:read", false, "read fonts and glyphs.";
-    DatasetsRead => "datasets:read", false, "read datasets.";
-    VisionRead => "vision:read", false, "Vision SDK services.";
-    ScopesList => "scopes:list", true, "list available scopes.";
-    MapRead => "map:read", true, "read tilesets, tilestats and legacy projects.";
-    MapWrite => "map:write", true, "create and update tilesets and tilestats.";
-    UserRead => "user:read", true, "read account profile information.";
-    UserWrite => "user:write", true, "write account profile information.";
-    UploadsRead => "uploads:read", true, "read data uploads.";
-    UploadsList => "uploads:list", true, "list tileset uploads.";
-    UploadsWrite => "uploads:write", true, "create tileset uploads.";
-    StylesWrite => "styles:write", true, "create and update styles.";
-    StylesList => "styles:list", true, "list styles.";
-    StylesProtect => "styles:protect", true, "protect write access to styles.";
-    TokensRead => "tokens:read", true, "read tokens.";
-    TokensWrite => "tokens:write", true, "create, update and delete tokens.";
-    DatasetsList => "datasets:list", true, "list datasets.";
-    DatasetsWrite => "datasets:write", true, "create and update datasets.";
-    TilesetsList => "tilesets:list", true, "list tilesets and tileset sources.";
-    TilesetsRead => "tilesets:read", true, "read tilesets and tileset sources.";
-    TilesetsWrite => "tilesets:write", true, "create, update, publish and delete tilesets.";
-    DownloadsRead => "downloads:read", true, "download the SDKs.";
-    VisionDownload => "vision:download", true, "download the Vision SDK.";
-    AtlasRead => "atlas:read", true, "read Atlas data and software.";
+named_enum! {
+    /// A scope of the access-token catalogue, e.g. `styles:read`.
+    ///
+    /// Public scopes may be put on any token; secret scopes only on `sk`
+    /// and `tk` tokens ([`TokenScope::is_secret`]). The public ones come
+    /// first, then the secret ones, in the order the catalogue lists them.
+    ///
+    /// `#[non_exhaustive]`: the catalogue grows as the platform adds
+    /// APIs, so match with a wildcard arm.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum TokenScope {
+        /// `styles:tiles`: style PNG tiles and static images.
+        StylesTiles => "styles:tiles",
+        /// `styles:read`: read styles.
+        StylesRead => "styles:read",
+        /// `fonts:read`: read fonts and glyphs.
+        FontsRead => "fonts:read",
+        /// `datasets:read`: read datasets.
+        DatasetsRead => "datasets:read",
+        /// `vision:read`: Vision SDK services.
+        VisionRead => "vision:read",
+        /// `scopes:list`: list available scopes.
+        ScopesList => "scopes:list",
+        /// `map:read`: read tilesets, tilestats and legacy projects.
+        MapRead => "map:read",
+        /// `map:write`: create and update tilesets and tilestats.
+        MapWrite => "map:write",
+        /// `user:read`: read account profile information.
+        UserRead => "user:read",
+        /// `user:write`: write account profile information.
+        UserWrite => "user:write",
+        /// `uploads:read`: read data uploads.
+        UploadsRead => "uploads:read",
+        /// `uploads:list`: list tileset uploads.
+        UploadsList => "uploads:list",
+        /// `uploads:write`: create tileset uploads.
+        UploadsWrite => "uploads:write",
+        /// `styles:write`: create and update styles.
+        StylesWrite => "styles:write",
+        /// `styles:list`: list styles.
+        StylesList => "styles:list",
+        /// `styles:protect`: protect write access to styles.
+        StylesProtect => "styles:protect",
+        /// `tokens:read`: read tokens.
+        TokensRead => "tokens:read",
+        /// `tokens:write`: create, update and delete tokens.
+        TokensWrite => "tokens:write",
+        /// `datasets:list`: list datasets.
+        DatasetsList => "datasets:list",
+        /// `datasets:write`: create and update datasets.
+        DatasetsWrite => "datasets:write",
+        /// `tilesets:list`: list tilesets and tileset sources.
+        TilesetsList => "tilesets:list",
+        /// `tilesets:read`: read tilesets and tileset sources.
+        TilesetsRead => "tilesets:read",
+        /// `tilesets:write`: create, update, publish and delete tilesets.
+        TilesetsWrite => "tilesets:write",
+        /// `downloads:read`: download the SDKs.
+        DownloadsRead => "downloads:read",
+        /// `vision:download`: download the Vision SDK.
+        VisionDownload => "vision:download",
+        /// `atlas:read`: read Atlas data and software.
+        AtlasRead => "atlas:read",
+    }
 }
 
 impl TokenScope {
+    /// Whether this is a secret scope, which a `pk` token cannot hold.
+    pub const fn is_secret(self) -> bool {
+        !TokenScopeSet::PUBLIC.contains(self)
+    }
+
     /// Whether this is a public scope.
     pub const fn is_public(self) -> bool {
         !self.is_secret()
-    }
-
-    const fn bit(self) -> u32 {
-        1 << self as u32
-    }
-}
-
-impl fmt::Display for TokenScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -102,10 +94,7 @@ impl FromStr for TokenScope {
 
     /// Exact, case-sensitive names only: `Styles:Read` is not a scope.
     fn from_str(s: &str) -> Result<Self, UnknownTokenScope> {
-        TokenScope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| UnknownTokenScope(s.to_owned()))
+        TokenScope::from_name(s).ok_or_else(|| UnknownTokenScope(s.to_owned()))
     }
 }
 
@@ -124,53 +113,25 @@ impl<'de> serde::Deserialize<'de> for TokenScope {
     }
 }
 
-/// A set of [`TokenScope`]s stored as a `u32` bitset: membership is one
-/// `and`, and the set is `Copy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct TokenScopeSet(u32);
+scope_set! {
+    /// A set of [`TokenScope`]s stored as a `u32` bitset: membership is one
+    /// `and`, and the set is `Copy`.
+    pub struct TokenScopeSet(u32) of TokenScope;
+}
 
 impl TokenScopeSet {
-    /// The empty set.
-    pub const EMPTY: TokenScopeSet = TokenScopeSet(0);
-
-    /// Every public scope: what a default public token holds.
-    pub const PUBLIC: TokenScopeSet = TokenScopeSet(TokenScope::PUBLIC_BITS);
-
-    /// Adds a scope.
-    #[must_use]
-    pub const fn with(self, scope: TokenScope) -> TokenScopeSet {
-        TokenScopeSet(self.0 | scope.bit())
-    }
-
-    /// Whether `scope` is in the set.
-    pub const fn contains(self, scope: TokenScope) -> bool {
-        self.0 & scope.bit() != 0
-    }
-
-    /// Whether the set is empty.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The number of scopes in the set.
-    pub const fn len(self) -> usize {
-        self.0.count_ones() as usize
-    }
+    /// Every public scope: what a default public token holds. The
+    /// catalogue's one list of public scopes; every other scope is secret.
+    pub const PUBLIC: TokenScopeSet = TokenScopeSet::EMPTY
+        .with(TokenScope::StylesTiles)
+        .with(TokenScope::StylesRead)
+        .with(TokenScope::FontsRead)
+        .with(TokenScope::DatasetsRead)
+        .with(TokenScope::VisionRead);
 
     /// Whether some scope of the set is secret.
     pub const fn has_secret(self) -> bool {
-        self.0 & !TokenScopeSet::PUBLIC.0 != 0
-    }
-
-    /// The scopes in catalogue order.
-    pub fn iter(self) -> impl Iterator<Item = TokenScope> {
-        TokenScope::ALL.into_iter().filter(move |s| self.contains(*s))
-    }
-}
-
-impl FromIterator<TokenScope> for TokenScopeSet {
-    fn from_iter<I: IntoIterator<Item = TokenScope>>(iter: I) -> Self {
-        iter.into_iter().fold(TokenScopeSet::EMPTY, TokenScopeSet::with)
+        !TokenScopeSet::PUBLIC.is_superset(self)
     }
 }
 

@@ -15,7 +15,11 @@ use std::str::FromStr;
 
 use crate::hash::FastMap;
 use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
-use crate::syntax::origin::{is_valid_scheme, parse_port, split_host_port, split_scheme, WebScheme};
+use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
+use crate::syntax::referer::Referer;
+use crate::syntax::url::{
+    check_entry_text, is_valid_scheme, split_entry, split_scheme, EntryParts, EntrySyntaxError, WebScheme,
+};
 
 /// The most `allowedUrls` entries a token may have.
 pub const MAX_ALLOWED_URLS: usize = 100;
@@ -62,6 +66,19 @@ pub enum AllowedUrlError {
     /// A backslash in the path, which browsers read as `/`.
     #[error("the path contains '\\'; write '/'")]
     Backslash,
+}
+
+impl From<EntrySyntaxError<'_>> for AllowedUrlError {
+    fn from(error: EntrySyntaxError<'_>) -> Self {
+        match error {
+            EntrySyntaxError::Empty => AllowedUrlError::Empty,
+            EntrySyntaxError::Whitespace => AllowedUrlError::Whitespace,
+            EntrySyntaxError::InvalidScheme(_) => AllowedUrlError::Unparseable,
+            EntrySyntaxError::Userinfo => AllowedUrlError::Userinfo,
+            EntrySyntaxError::BadBrackets => AllowedUrlError::IpAddress,
+            EntrySyntaxError::InvalidPort(port) => AllowedUrlError::InvalidPort(port.to_owned()),
+        }
+    }
 }
 
 /// One `allowedUrls` entry, validated and normalized.
@@ -176,47 +193,34 @@ impl FromStr for AllowedUrl {
     type Err = AllowedUrlError;
 
     fn from_str(input: &str) -> Result<Self, AllowedUrlError> {
-        if input.is_empty() {
-            return Err(AllowedUrlError::Empty);
-        }
-        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(AllowedUrlError::Whitespace);
-        }
+        check_entry_text(input)?;
         if input.contains('*') {
             return Err(AllowedUrlError::Wildcard);
         }
         if input.contains(['?', '#']) {
             return Err(AllowedUrlError::QueryOrFragment);
         }
-        let (scheme, rest) = match split_scheme(input) {
-            Some((scheme, rest)) => {
-                if !is_valid_scheme(scheme) {
+        if split_scheme(input).is_none() {
+            // `mailto:x`, `https:/example.com`: a scheme without `//`.
+            if let Some((before, after)) = input.split_once(':') {
+                let port_like = after.bytes().next().is_none_or(|b| b.is_ascii_digit());
+                if is_valid_scheme(before) && !port_like {
                     return Err(AllowedUrlError::Unparseable);
                 }
-                let web = WebScheme::parse(scheme).ok_or_else(|| AllowedUrlError::UnsupportedScheme(scheme.into()))?;
-                (Some(web), rest)
             }
-            None => {
-                // `mailto:x`, `https:/example.com`: a scheme without `//`.
-                if let Some((before, after)) = input.split_once(':') {
-                    let port_like = after.bytes().next().is_none_or(|b| b.is_ascii_digit());
-                    if is_valid_scheme(before) && !port_like {
-                        return Err(AllowedUrlError::Unparseable);
-                    }
-                }
-                (None, input)
-            }
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => rest.split_at(slash),
-            None => (rest, ""),
-        };
-        if authority.contains('@') {
-            return Err(AllowedUrlError::Userinfo);
         }
-        let (host, port) = split_host_port(authority).ok_or(AllowedUrlError::IpAddress)?;
-        let port = match port {
-            Some(port) => Some(parse_port(port).ok_or_else(|| AllowedUrlError::InvalidPort(port.into()))?),
+        // No query or fragment is left, so what follows the authority is
+        // the path.
+        let EntryParts {
+            scheme,
+            host,
+            port,
+            rest: path,
+        } = split_entry(input)?;
+        let scheme = match scheme {
+            Some(scheme) => {
+                Some(WebScheme::parse(scheme).ok_or_else(|| AllowedUrlError::UnsupportedScheme(scheme.into()))?)
+            }
             None => None,
         };
         let host = match normalize_entry_host(host) {
@@ -348,6 +352,89 @@ impl AllowedUrls {
         .flatten()
         .filter_map(move |&i| self.entries.get(i))
     }
+}
+
+/// How a Referer (or an Origin as fallback) matched the allowlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefererMatch {
+    /// No entry matched.
+    NotAllowed,
+    /// The target matched an entry.
+    Allowed,
+    /// ... and the Origin header satisfies the scheme, host and port of
+    /// one such entry, so it may be echoed.
+    AllowedWithOrigin,
+}
+
+/// Matches `target` (a Referer, or an Origin as fallback) against the
+/// entries, and the Origin header against the entries the target matched.
+/// The Origin is parsed only once an entry has matched, and not at all
+/// when it is the target's own `scheme://authority`, as it is for a page
+/// calling from its own origin.
+impl AllowedUrls {
+    pub(crate) fn match_referer(&self, target: &Referer<'_>, origin_header: Option<&str>) -> RefererMatch {
+        let HostRef::Domain(domain) = target.host else {
+            // No entry is an IP address.
+            return RefererMatch::NotAllowed;
+        };
+        let mut buf = LowerBuf::new();
+        let Some(host) = buf.lower(domain.name) else {
+            return RefererMatch::NotAllowed;
+        };
+        // Computed when first needed: only path-restricted entries look.
+        let mut path_is_clean = None;
+        let mut host_checked = false;
+        let mut origin: Option<Option<Referer<'_>>> = None;
+        let mut matched = RefererMatch::NotAllowed;
+        for entry in self.candidates(host) {
+            if !entry.allows_origin(target.scheme, target.port) {
+                continue;
+            }
+            if entry.path().is_some() {
+                let clean =
+                    *path_is_clean.get_or_insert_with(|| !(target.path_may_have_dots && has_dot_segment(target.path)));
+                if !entry.allows(target.scheme, target.port, target.path, clean) {
+                    continue;
+                }
+            }
+            // Entry hosts were validated when built; a longer host with a
+            // punycode label must be valid IDNA too.
+            if domain.has_punycode && entry.host() != host && !host_checked {
+                if !punycode_is_canonical(host) {
+                    return RefererMatch::NotAllowed;
+                }
+                host_checked = true;
+            }
+            matched = RefererMatch::Allowed;
+            let Some(header) = origin_header else {
+                return matched;
+            };
+            if header == target.origin {
+                return RefererMatch::AllowedWithOrigin;
+            }
+            let Some(origin) = origin.get_or_insert_with(|| Referer::from_origin_header(header)) else {
+                // An unusable Origin is never echoed.
+                return matched;
+            };
+            if origin_satisfies(entry, origin) {
+                return RefererMatch::AllowedWithOrigin;
+            }
+        }
+        matched
+    }
+}
+
+/// Whether a parsed Origin satisfies the entry's host, scheme and port.
+fn origin_satisfies(entry: &AllowedUrl, origin: &Referer<'_>) -> bool {
+    let HostRef::Domain(domain) = origin.host else {
+        return false;
+    };
+    let mut buf = LowerBuf::new();
+    buf.lower(domain.name).is_some_and(|host| {
+        entry.covers_host(host)
+            && entry.allows_origin(origin.scheme, origin.port)
+            && (!domain.has_punycode || host == entry.host() || punycode_is_canonical(host))
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use keypolicy::tower::KeyStore;
+use keypolicy::http::KeyStore;
 
 #[path = "../../examples/tile_server/app.rs"]
 #[allow(dead_code, reason = "each test binary uses part of the example's module")]
@@ -37,8 +37,15 @@ pub fn shipped_keys() -> Arc<KeyStore> {
 /// Serves `router` on 127.0.0.1 at an ephemeral port, on the current
 /// tokio runtime: the server stops when the test's runtime does.
 pub async fn serve(router: axum::Router) -> SocketAddr {
+    serve_at(|_| router).await
+}
+
+/// Like [`serve`], for a router that needs to know its own address (e.g.
+/// to name its public origin).
+pub async fn serve_at(router: impl FnOnce(SocketAddr) -> axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let router = router(addr);
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
 }
@@ -46,7 +53,10 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
 /// Starts the example's tile server with the shipped keys.
 pub async fn tile_server() -> (SocketAddr, Arc<KeyStore>) {
     let keys = shipped_keys();
-    (serve(app::router(Arc::clone(&keys))).await, keys)
+    (
+        serve(app::router(Arc::clone(&keys), &app::Options::default())).await,
+        keys,
+    )
 }
 
 /// A response as received.
@@ -80,7 +90,7 @@ impl Reply {
 }
 
 /// Sends one request over a fresh connection, headers in order (a name
-/// given twice is sent twice).
+/// given twice is sent twice); `Host` is the server's address unless given.
 pub async fn send(addr: SocketAddr, method: Method, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
     tokio::time::timeout(TIMEOUT, send_inner(addr, method, path_and_query, headers))
         .await
@@ -93,10 +103,11 @@ async fn send_inner(addr: SocketAddr, method: Method, path_and_query: &str, head
         .await
         .unwrap();
     tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path_and_query)
-        .header("host", addr.to_string());
+    let mut request = Request::builder().method(method).uri(path_and_query);
+    // The server's address, unless the test names another host.
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request = request.header("host", addr.to_string());
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -4,15 +4,6 @@
 //! Referers derived from a policy's own entries and mutated toward
 //! near-misses.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a panic is a failed test; not every test file uses every generator"
-)]
-
 use keypolicy::token::{Timestamp, TokenScope, TokenUsage};
 use keypolicy::{TokenPolicy, TokenRequest};
 use proptest::prelude::*;
@@ -21,20 +12,6 @@ use proptest::sample::select;
 /// 2026-11-22T15:00:00Z: the instant generated expiries and `now`s are
 /// offsets from.
 pub const T0: i64 = 1_795_359_600;
-
-/// A proptest config with `default` cases, overridden by `PROPTEST_CASES`,
-/// and no regression files (failures become plain tests).
-pub fn cases(default: u32) -> proptest::test_runner::Config {
-    let n = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    proptest::test_runner::Config {
-        cases: n,
-        failure_persistence: None,
-        ..proptest::test_runner::Config::default()
-    }
-}
 
 pub fn ts(unix: i64) -> Timestamp {
     Timestamp::from_unix_seconds(unix).unwrap()
