@@ -35,10 +35,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use keypolicy::http::{Credential, KeyStore};
 use keypolicy::key::{KeyScope, KeyType};
 use keypolicy::lifecycle::{Account, Change, KeyString, SeededRandom, SigningKey, SigningKeys};
 use keypolicy::token::Timestamp;
-use keypolicy::http::{Credential, KeyStore};
 use keypolicy::KeyPolicy;
 use keypolicy_registry::{CredentialIndex, Registry, SqliteStore};
 

@@ -23,7 +23,8 @@ CREATE TABLE accounts (
     default_key   TEXT NOT NULL,
     default_token TEXT NOT NULL,
     opened        TEXT NOT NULL,
-    revision      INTEGER NOT NULL         -- the account's last change
+    revision      INTEGER NOT NULL,        -- the revision of its last change
+    changes       INTEGER NOT NULL         -- how many changes it has had
 ) STRICT;
 
 -- Every key ever created; `deleted` is its tombstone.

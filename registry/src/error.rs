@@ -25,6 +25,17 @@ pub enum StoreError {
         /// The newest this build knows.
         supported: i64,
     },
+    /// Another writer changed the account first: the change was planned on
+    /// a state that is no longer current, and nothing was written.
+    #[error("user {user:?}: the change was planned after {expected} changes, but the account has {found}")]
+    Conflict {
+        /// The account.
+        user: String,
+        /// The change count the change was planned on.
+        expected: u64,
+        /// The account's change count in the store.
+        found: u64,
+    },
     /// A change could not be written as JSON.
     #[error("change {change}: cannot encode it: {message}")]
     Encode {

@@ -31,6 +31,6 @@ mod store;
 
 pub use error::{RegistryError, StoreError};
 pub use index::{unix_now, CredentialIndex, DigestHasher};
-pub use registry::{is_valid_user, Registry};
+pub use registry::{is_valid_user, Registry, MAX_ATTEMPTS};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoredChange};

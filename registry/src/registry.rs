@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use keypolicy::lifecycle::{Account, Claims, OsRandom, Planned, RandomSource, SigningKeys};
-use keypolicy::token::Timestamp;
 use keypolicy::http::{Credential, KeyLookup};
+use keypolicy::lifecycle::{Account, Change, Claims, OsRandom, Planned, RandomSource, SigningKeys};
+use keypolicy::token::Timestamp;
 
-use crate::error::RegistryError;
+use crate::error::{RegistryError, StoreError};
 use crate::index::{unix_now, CredentialIndex};
 use crate::store::Store;
 
@@ -65,36 +65,23 @@ impl<S: Store> Registry<S> {
     /// [`open`](Self::open) with another source of randomness (seeded, in
     /// tests).
     pub fn open_with_rng(
-        mut store: S,
+        store: S,
         signing: SigningKeys,
         rng: Box<dyn RandomSource + Send>,
     ) -> Result<Self, RegistryError> {
-        // A cold start is the same mechanism as a live write: each change
-        // in order, to the account and to the index.
-        let mut accounts: HashMap<String, Account> = HashMap::new();
-        let mut revision = 0;
+        // A cold start is the same mechanism as following other writers:
+        // each stored change in order, to its account and to the index.
         let index = CredentialIndex::new();
-        for stored in store.changes_since(0)? {
-            let account = accounts
-                .entry(stored.user.clone())
-                .or_insert_with(|| Account::empty(stored.user.clone()));
-            let prepared = index.prepare(&stored.change, account);
-            account.apply(&stored.change).map_err(|source| RegistryError::Replay {
-                revision: stored.revision,
-                user: stored.user.clone(),
-                source,
-            })?;
-            index.commit(prepared);
-            revision = stored.revision;
-        }
+        let mut writer = Writer {
+            store,
+            accounts: HashMap::new(),
+            rng,
+            revision: 0,
+            stopped: false,
+        };
+        writer.catch_up(&index)?;
         Ok(Registry {
-            writer: Mutex::new(Writer {
-                store,
-                accounts,
-                rng,
-                revision,
-                stopped: false,
-            }),
+            writer: Mutex::new(writer),
             index: Arc::new(index),
             signing,
         })
@@ -126,17 +113,27 @@ impl<S: Store> Registry<S> {
         if writer.stopped {
             return Err(RegistryError::Stopped);
         }
+        let writer = &mut *writer;
+        writer.catch_up(&self.index)?;
         if writer.accounts.contains_key(user) {
             return Ok(None);
         }
-        let writer = &mut *writer;
         let opened = Account::open(user, now, writer.rng.as_mut())?;
-        let revision = writer.store.append(user, &opened.change)?;
-        self.index
-            .commit(self.index.prepare(&opened.change, &Account::empty(user)));
-        writer.accounts.insert(user.to_owned(), opened.account);
-        writer.revision = revision;
-        Ok(Some(opened.default_key.as_str().to_owned()))
+        match writer.store.append(user, 0, &opened.change) {
+            Ok(revision) => {
+                self.index
+                    .commit(self.index.prepare(&opened.change, &Account::empty(user)));
+                writer.accounts.insert(user.to_owned(), opened.account);
+                writer.revision = revision;
+                Ok(Some(opened.default_key.as_str().to_owned()))
+            }
+            // Another writer opened it first: take its state.
+            Err(StoreError::Conflict { .. }) => {
+                writer.catch_up(&self.index)?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads `user`'s account.
@@ -154,39 +151,108 @@ impl<S: Store> Registry<S> {
     /// planned change is stored durably, then applied to the account and
     /// the index. The outer error is the registry's (unknown user, the
     /// store failed — nothing changed); the inner one the operation's.
+    ///
+    /// The operation is planned after applying every change other writers
+    /// sharing the store made so far. When one of them changes the account
+    /// between that and the append, the registry applies that change too
+    /// and plans the operation again on the fresh state (so a delete and a rotation of one key,
+    /// from two nodes, end with one of them refused rather than both
+    /// half-applied); after [`MAX_ATTEMPTS`] conflicts it gives up.
     pub fn write<T, E>(
         &self,
         user: &str,
-        operation: impl FnOnce(&Account, &mut dyn RandomSource) -> Result<Planned<T>, E>,
+        mut operation: impl FnMut(&Account, &mut dyn RandomSource) -> Result<Planned<T>, E>,
     ) -> Result<Result<T, E>, RegistryError> {
         let mut guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let writer = &mut *guard;
         if writer.stopped {
             return Err(RegistryError::Stopped);
         }
-        let account = writer
+        // Plan on the freshest state: other writers' changes first.
+        writer.catch_up(&self.index)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let account = writer
+                .accounts
+                .get(user)
+                .ok_or_else(|| RegistryError::UnknownUser { user: user.to_owned() })?;
+            let planned = match operation(account, writer.rng.as_mut()) {
+                Ok(planned) => planned,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let Some(change) = planned.change else {
+                return Ok(Ok(planned.answer));
+            };
+            match writer.store.append(user, account.revision(), &change) {
+                Ok(revision) => {
+                    writer.apply(&self.index, user, &change)?;
+                    writer.revision = revision;
+                    return Ok(Ok(planned.answer));
+                }
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    writer.catch_up(&self.index)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Applies every change other writers stored since this registry's
+    /// revision, in order, to the accounts and the index; returns how
+    /// many. A follower calls it when notified of a change, after a
+    /// reconnect, and on a timer; a change is never applied twice, and
+    /// none is skipped.
+    pub fn catch_up(&self) -> Result<usize, RegistryError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if writer.stopped {
+            return Err(RegistryError::Stopped);
+        }
+        writer.catch_up(&self.index)
+    }
+}
+
+/// How many times [`Registry::write`] plans an operation again after
+/// another writer changed the account first.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+impl<S: Store> Writer<S> {
+    /// Applies one change to its account (opened here on
+    /// `account_opened`) and to the index. A change that does not fit the
+    /// state stops the writer: memory and store disagree, and only a
+    /// reopen from the store can mend that.
+    fn apply(&mut self, index: &CredentialIndex, user: &str, change: &Change) -> Result<(), RegistryError> {
+        let account = self
             .accounts
-            .get_mut(user)
-            .ok_or_else(|| RegistryError::UnknownUser { user: user.to_owned() })?;
-        let planned = match operation(account, writer.rng.as_mut()) {
-            Ok(planned) => planned,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        let Some(change) = planned.change else {
-            return Ok(Ok(planned.answer));
-        };
-        let revision = writer.store.append(user, &change)?;
-        let prepared = self.index.prepare(&change, account);
-        if let Err(source) = account.apply(&change) {
-            writer.stopped = true;
+            .entry(user.to_owned())
+            .or_insert_with(|| Account::empty(user));
+        let prepared = index.prepare(change, account);
+        if let Err(source) = account.apply(change) {
+            self.stopped = true;
             return Err(RegistryError::Diverged {
                 change: change.name(),
                 source,
             });
         }
-        self.index.commit(prepared);
-        writer.revision = revision;
-        Ok(Ok(planned.answer))
+        index.commit(prepared);
+        Ok(())
+    }
+
+    fn catch_up(&mut self, index: &CredentialIndex) -> Result<usize, RegistryError> {
+        let changes = self.store.changes_since(self.revision)?;
+        let count = changes.len();
+        for stored in changes {
+            self.apply(index, &stored.user, &stored.change).map_err(|e| match e {
+                RegistryError::Diverged { source, .. } => RegistryError::Replay {
+                    revision: stored.revision,
+                    user: stored.user.clone(),
+                    source,
+                },
+                other => other,
+            })?;
+            self.revision = stored.revision;
+        }
+        Ok(count)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use keypolicy::lifecycle::{Change, KeyDigest};
 use keypolicy::token::Timestamp;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::StoreError;
 use crate::store::{Store, StoredChange};
@@ -125,10 +125,23 @@ impl Store for SqliteStore {
         Ok(changes)
     }
 
-    fn append(&mut self, user: &str, change: &Change) -> Result<u64, StoreError> {
-        // One transaction: the log row and the materialized rows commit
-        // together or not at all (dropping `tx` on an error rolls back).
-        let tx = self.conn.transaction()?;
+    fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError> {
+        // One transaction: the check, the log row and the materialized
+        // rows commit together or not at all (dropping `tx` on an error
+        // rolls back). IMMEDIATE takes the write lock at once, so another
+        // process sharing the file cannot change the account in between.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<i64> = tx
+            .query_row("SELECT changes FROM accounts WHERE user = ?1", [user], |row| row.get(0))
+            .optional()?;
+        let found = found.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        if found != sequence {
+            return Err(StoreError::Conflict {
+                user: user.to_owned(),
+                expected: sequence,
+                found,
+            });
+        }
         let revision = insert_change(&tx, user, change)?;
         tx.commit()?;
         Ok(u64::try_from(revision).unwrap_or(0))
@@ -188,7 +201,7 @@ fn materialize(tx: &Transaction<'_>, user: &str, change: &Change, revision: i64)
         } => {
             let at = at.to_string();
             tx.execute(
-                "INSERT INTO accounts (user, default_key, default_token, opened, revision) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO accounts (user, default_key, default_token, opened, revision, changes) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
                 params![user, key_id, token_id, at, revision],
             )?;
             tx.execute(
@@ -298,7 +311,7 @@ fn materialize(tx: &Transaction<'_>, user: &str, change: &Change, revision: i64)
         }
     }
     tx.execute(
-        "UPDATE accounts SET revision = ?2 WHERE user = ?1",
+        "UPDATE accounts SET revision = ?2, changes = changes + 1 WHERE user = ?1",
         params![user, revision],
     )?;
     Ok(())

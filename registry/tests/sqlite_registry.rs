@@ -14,10 +14,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use keypolicy::http::{Credential, KeyLookup};
 use keypolicy::key::{KeyType, Resource};
 use keypolicy::lifecycle::{Actor, Change, CreatedToken, KeyError, SeededRandom, SigningKey, SigningKeys, TokenBody};
 use keypolicy::token::Timestamp;
-use keypolicy::http::{Credential, KeyLookup};
 use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
 use keypolicy_registry::{Registry, RegistryError, SqliteStore, Store, StoreError, StoredChange};
 
@@ -51,7 +51,7 @@ fn web_policy(domain: &str) -> KeyPolicy {
 fn create_key(registry: &Registry<SqliteStore>, domain: &str) -> (String, String) {
     let policy = web_policy(domain);
     let object = registry
-        .write("alice", |account, rng| account.create_key(policy, at(T0), rng))
+        .write("alice", |account, rng| account.create_key(policy.clone(), at(T0), rng))
         .unwrap()
         .unwrap();
     (object.id, object.key.unwrap())
@@ -189,12 +189,12 @@ impl Store for Flaky {
         self.inner.changes_since(revision)
     }
 
-    fn append(&mut self, user: &str, change: &Change) -> Result<u64, StoreError> {
+    fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError> {
         if self.fail.load(Ordering::SeqCst) {
             let busy = rusqlite::ffi::Error::new(5);
             return Err(StoreError::Database(rusqlite::Error::SqliteFailure(busy, None)));
         }
-        self.inner.append(user, change)
+        self.inner.append(user, sequence, change)
     }
 }
 
@@ -212,7 +212,7 @@ fn a_failed_write_changes_nothing() {
     let (id, key) = {
         let policy = web_policy("app.example.com");
         let object = registry
-            .write("alice", |account, rng| account.create_key(policy, at(T0), rng))
+            .write("alice", |account, rng| account.create_key(policy.clone(), at(T0), rng))
             .unwrap()
             .unwrap();
         (object.id, object.key.unwrap())
@@ -222,7 +222,7 @@ fn a_failed_write_changes_nothing() {
 
     fail.store(true, Ordering::SeqCst);
     let policy = web_policy("other.example.com");
-    let create = registry.write("alice", |account, rng| account.create_key(policy, at(T0), rng));
+    let create = registry.write("alice", |account, rng| account.create_key(policy.clone(), at(T0), rng));
     assert!(matches!(create, Err(RegistryError::Store(_))), "{create:?}");
     let delete = registry.write("alice", |account, _| account.delete_key(&id, at(T0)));
     assert!(matches!(delete, Err(RegistryError::Store(_))), "{delete:?}");
@@ -254,7 +254,7 @@ fn the_database_holds_no_usable_credential() {
     let signing = signing();
     let created = registry
         .write("alice", |account, rng| {
-            account.create_token(&signing, Actor::Owner, body, at(T0), rng)
+            account.create_token(&signing, Actor::Owner, body.clone(), at(T0), rng)
         })
         .unwrap()
         .unwrap();
@@ -333,4 +333,88 @@ fn tokens_deleted_and_default_replaced_stay_dead_after_a_reopen() {
     assert!(registry.lookup(&old_default).is_none());
     assert!(registry.lookup(&new_default).is_some());
     assert_eq!(registry.index().token_count(), 1);
+}
+
+/// A store that misses other writers' changes once when told to, as a
+/// node does when a change lands between its catch-up and its append.
+struct Stale {
+    inner: SqliteStore,
+    miss: Arc<AtomicBool>,
+}
+
+impl Store for Stale {
+    fn changes_since(&mut self, revision: u64) -> Result<Vec<StoredChange>, StoreError> {
+        if self.miss.swap(false, Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
+        self.inner.changes_since(revision)
+    }
+
+    fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError> {
+        self.inner.append(user, sequence, change)
+    }
+}
+
+/// Two writers on one file: each sees the other's changes before it
+/// writes, and a write planned on stale state is refused by the store,
+/// re-planned on the fresh state, and ends in one consistent state.
+#[test]
+fn two_writers_on_one_file_stay_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let a = open(&path, 21);
+    a.ensure_account("alice", at(T0)).unwrap();
+    let miss = Arc::new(AtomicBool::new(false));
+    let b = Registry::open_with_rng(
+        Stale {
+            inner: SqliteStore::open(&path).unwrap(),
+            miss: Arc::clone(&miss),
+        },
+        signing(),
+        Box::new(SeededRandom::new(22)),
+    )
+    .unwrap();
+
+    // B catches up before it writes: it rotates the key A just created.
+    let (id, key) = create_key(&a, "app.example.com");
+    let rotated = b
+        .write("alice", |account, rng| account.rotate_key(&id, None, at(T0), rng))
+        .unwrap()
+        .unwrap()
+        .key
+        .unwrap();
+    // A follows B.
+    assert_eq!(a.catch_up().unwrap(), 1);
+    assert!(!allows(&a, &key, "https://app.example.com", T0));
+    assert!(allows(&a, &rotated, "https://app.example.com", T0));
+
+    // A deletes the key; B misses that and plans a rotation on stale
+    // state. The store refuses B's append (the account moved on), B
+    // applies the delete and plans again: 404, and nothing else happens.
+    a.write("alice", |account, _| account.delete_key(&id, at(T0 + 1)))
+        .unwrap()
+        .unwrap();
+    miss.store(true, Ordering::SeqCst);
+    let revision = a.revision();
+    let outcome = b
+        .write("alice", |account, rng| account.rotate_key(&id, None, at(T0 + 1), rng))
+        .unwrap();
+    assert!(matches!(outcome, Err(KeyError::NotFound { .. })), "{outcome:?}");
+    assert_eq!(b.revision(), revision);
+    assert_eq!(a.catch_up().unwrap(), 0);
+    for registry_key in [&key, &rotated] {
+        assert!(a.index().find_key(registry_key, T0 + 1).is_none());
+        assert!(b.index().find_key(registry_key, T0 + 1).is_none());
+    }
+    assert_eq!(a.index().key_count(), b.index().key_count());
+
+    // Two opens of one account from two writers: one opens it, the other
+    // takes its state.
+    assert!(a.ensure_account("bob", at(T0)).unwrap().is_some());
+    miss.store(true, Ordering::SeqCst);
+    assert_eq!(b.ensure_account("bob", at(T0)).unwrap(), None);
+    assert_eq!(
+        a.read("bob", |x| x.default_key().unwrap().id.clone()).unwrap(),
+        b.read("bob", |x| x.default_key().unwrap().id.clone()).unwrap()
+    );
 }
