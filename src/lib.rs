@@ -65,11 +65,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod decision;
+pub mod explain;
 mod hash;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod key;
+pub mod lint;
+pub mod replay;
 #[cfg(feature = "serde")]
 mod serde_util;
 mod syntax;
