@@ -5,7 +5,19 @@
 //! Each iteration replays the same 10,000-line log held in memory (so the
 //! disk is not measured) from the seed's `any` key to a `web` key with
 //! domains, the README's migration path, and builds the report. JSON lines
-//! are parsed with serde_json, as the CLI does.
+//! are parsed with serde_json, as the CLI does. Before timing, each
+//! case's report is checked, so the bench cannot measure a replay that
+//! fails to parse its lines.
+//!
+//! ```sh
+//! cargo bench --bench replay -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "bench setup: a panic is a failed run"
+)]
 
 use std::hint::black_box;
 
@@ -78,30 +90,34 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(LINES as u64));
     let json = json_log();
-    group.bench_function("key_json_lines", |b| {
-        b.iter(|| {
-            let mut replay = Replay::keys(old.clone(), new.clone());
-            for (i, line) in json.iter().enumerate() {
-                match serde_json::from_str::<JsonLine<KeyRequest<'_>>>(line) {
-                    Ok(l) => replay.record_key(&l.request, l.count, None),
-                    Err(e) => replay.unparsed(i as u64 + 1, e.to_string()),
-                }
+    let replay_json = || {
+        let mut replay = Replay::keys(old.clone(), new.clone());
+        for (i, line) in json.iter().enumerate() {
+            match serde_json::from_str::<JsonLine<KeyRequest<'_>>>(line) {
+                Ok(l) => replay.record_key(&l.request, l.count, None),
+                Err(e) => replay.unparsed(i as u64 + 1, e.to_string()),
             }
-            black_box(replay.report())
-        })
-    });
+        }
+        replay.report()
+    };
+    let report = replay_json();
+    assert_eq!((report.lines, report.unparsed_lines), (LINES as u64, 0));
+    assert!(report.newly_denied > 0 && report.unchanged > 0, "{report}");
+    group.bench_function("key_json_lines", |b| b.iter(|| black_box(replay_json())));
     let log = access_log();
-    group.bench_function("key_access_log", |b| {
-        b.iter(|| {
-            let mut replay = Replay::keys(old.clone(), new.clone());
-            for (i, line) in log.iter().enumerate() {
-                if let Err(e) = replay.access_log_line(line) {
-                    replay.unparsed(i as u64 + 1, e.to_string());
-                }
+    let replay_log = || {
+        let mut replay = Replay::keys(old.clone(), new.clone());
+        for (i, line) in log.iter().enumerate() {
+            if let Err(e) = replay.access_log_line(line) {
+                replay.unparsed(i as u64 + 1, e.to_string());
             }
-            black_box(replay.report())
-        })
-    });
+        }
+        replay.report()
+    };
+    let report = replay_log();
+    assert_eq!((report.lines, report.unparsed_lines), (LINES as u64, 0));
+    assert!(report.newly_denied > 0 && report.unchanged > 0, "{report}");
+    group.bench_function("key_access_log", |b| b.iter(|| black_box(replay_log())));
     group.finish();
 }
 
