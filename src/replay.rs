@@ -726,7 +726,8 @@ fn clf_time(value: &str) -> Result<Timestamp, AccessLogError> {
         let (clock, offset) = rest.split_once(' ')?;
         let mut date = date.split('/');
         let day: u8 = date.next()?.parse().ok()?;
-        let month = MONTHS.iter().position(|m| Some(*m) == date.next())?;
+        let month_name = date.next()?;
+        let month = MONTHS.iter().position(|m| *m == month_name)?;
         let year: i32 = date.next()?.parse().ok()?;
         let mut clock = clock.split(':').map(|part| part.parse::<u8>().ok());
         let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
@@ -791,7 +792,12 @@ mod tests {
                 .as_deref(),
             Some("alice.streets")
         );
+        assert_eq!(
+            clf_time("22/Nov/2026:07:30:00 -0700").unwrap(),
+            "2026-11-22T14:30:00Z".parse::<Timestamp>().unwrap()
+        );
         assert!(clf_time("yesterday").is_err());
+        assert!(clf_time("31/Foo/2026:07:30:00 -0700").is_err());
         assert_eq!(percent_decode("a%2cb%zz"), "a,b%zz");
     }
 }
