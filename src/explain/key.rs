@@ -204,7 +204,8 @@ fn near_entries(domains: &[AllowedDomain], origin: &NormalizedOrigin) -> Vec<Nea
     let mut candidates = Vec::new();
     for (index, domain) in domains.iter().enumerate() {
         let entry = domain.to_string();
-        let near = |distance: usize, difference: Difference, why: String| {
+        let distance = edit_distance(host, &entry);
+        let near = |_: usize, difference: Difference, why: String| {
             (
                 distance,
                 Nearest {

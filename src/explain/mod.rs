@@ -382,6 +382,11 @@ pub(crate) fn label_difference(request: &str, entry: &str) -> Option<(Difference
                 a.get(*only).copied().unwrap_or_default(),
                 b.get(*only).copied().unwrap_or_default(),
             );
+            // `example.com` vs `mappinest.com` share only the top-level
+            // label: two unrelated names, not a near miss.
+            if *only + 1 != a.len() && a.len() < 3 && edit_distance(x, y) > 2 {
+                return None;
+            }
             return Some(if *only + 1 == a.len() {
                 (
                     Difference::TopLevelLabel,
@@ -430,13 +435,25 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     row.last().copied().unwrap_or_default()
 }
 
-/// Keeps the nearest candidates: every named difference, plus spelling
+/// How structurally close a kind of difference is: the same name with a
+/// pinned part or `www.`/subdomain relation first, then one label or the
+/// suffix, then mere spelling.
+fn tier(difference: Difference) -> u8 {
+    match difference {
+        Difference::TopLevelLabel | Difference::Label | Difference::PublicSuffix => 1,
+        Difference::Spelling => 2,
+        _ => 0,
+    }
+}
+
+/// Keeps the nearest candidates, given with the edit distance between the
+/// request host and the entry's: every named difference, plus spelling
 /// neighbours within a quarter of the host's length; three at most,
-/// nearest first (then in list order).
+/// structurally closest first, then by edit distance, then in list order.
 pub(crate) fn keep_nearest(mut candidates: Vec<(usize, Nearest)>, host_len: usize) -> Vec<Nearest> {
     let limit = (host_len / 4).max(2);
     candidates.retain(|(distance, near)| near.difference != Difference::Spelling || *distance <= limit);
-    candidates.sort_by_key(|(distance, near)| (*distance, near.index));
+    candidates.sort_by_key(|(distance, near)| (tier(near.difference), *distance, near.index));
     candidates.into_iter().take(3).map(|(_, near)| near).collect()
 }
 

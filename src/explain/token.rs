@@ -180,7 +180,8 @@ fn near_entries(urls: &[AllowedUrl], url: &NormalizedUrl) -> Vec<Nearest> {
     let host = url.host.as_str();
     let mut candidates = Vec::new();
     for (index, entry) in urls.iter().enumerate() {
-        let near = |distance: usize, difference: Difference, why: String| {
+        let distance = edit_distance(host, entry.host());
+        let near = |_: usize, difference: Difference, why: String| {
             (
                 distance,
                 Nearest {
