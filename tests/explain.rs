@@ -2,6 +2,14 @@
 //! miss, the header as received and normalized, the JSON form, and that the
 //! trace's verdict is always the evaluate function's.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a failed test"
+)]
+
 use keypolicy::explain::{explain_key, explain_token, Difference, Explanation, RuleOutcome};
 use keypolicy::key::{KeyScope, KeyType, Resource};
 use keypolicy::token::{TokenScope, TokenUsage};

@@ -1,6 +1,14 @@
 //! Every lint code: a policy that triggers it (with the right severity,
 //! field and index) and a close policy that does not.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a failed test"
+)]
+
 use keypolicy::key::{KeyScope, KeyType};
 use keypolicy::lint::{
     lint_key, lint_key_as_written, lint_token, lint_token_as_written, worst, Finding, LintCode, Severity,
