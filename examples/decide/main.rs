@@ -504,5 +504,18 @@ mod tests {
         assert!(args(&["--policy", "p", "--batch", "b"]).is_err());
         assert!(args(&["--resource", "maps", "--policy", "p"]).is_err());
         assert!(args(&["--frobnicate"]).is_err());
+        assert!(matches!(
+            args(&["--policy", "p.json", "--explain"]),
+            Ok(Command::Single { explain: true, .. })
+        ));
+        assert!(matches!(
+            args(&["--token", "t.json", "--scope", "styles:read", "--explain"]),
+            Ok(Command::Token { explain: true, .. })
+        ));
+        assert!(matches!(
+            args(&["--policy", "p.json"]),
+            Ok(Command::Single { explain: false, .. })
+        ));
+        assert!(args(&["--batch", "b.jsonl", "--explain"]).is_err());
     }
 }

@@ -85,11 +85,25 @@ pub fn lint_main(args: impl Iterator<Item = String>) -> ExitCode {
         eprintln!("decide: {message}");
         return ExitCode::from(1);
     }
+    ExitCode::from(lint_status(&findings, strict))
+}
+
+/// 3 when a finding is an error (with `strict`, a warning too), else 0.
+fn lint_status(findings: &[Finding], strict: bool) -> u8 {
     let limit = if strict { Severity::Warning } else { Severity::Error };
-    if lint::worst(&findings).is_some_and(|worst| worst >= limit) {
-        ExitCode::from(CHECK_FAILED)
+    if lint::worst(findings).is_some_and(|worst| worst >= limit) {
+        CHECK_FAILED
     } else {
-        ExitCode::SUCCESS
+        0
+    }
+}
+
+/// 3 when asked to fail on new denials and there are some, else 0.
+fn replay_status(report: &ReplayReport, fail_on_new_denials: bool) -> u8 {
+    if fail_on_new_denials && report.newly_denied > 0 {
+        CHECK_FAILED
+    } else {
+        0
     }
 }
 
@@ -160,16 +174,14 @@ pub fn replay_main(args: impl Iterator<Item = String>) -> ExitCode {
     } else {
         print!("{report}");
     }
-    if fail_on_new_denials && report.newly_denied > 0 {
-        if !json {
-            eprintln!(
-                "decide: {} request(s) allowed by the old policy are denied by the new one",
-                report.newly_denied
-            );
-        }
-        return ExitCode::from(CHECK_FAILED);
+    let status = replay_status(&report, fail_on_new_denials);
+    if status != 0 && !json {
+        eprintln!(
+            "decide: {} request(s) allowed by the old policy are denied by the new one",
+            report.newly_denied
+        );
     }
-    ExitCode::SUCCESS
+    ExitCode::from(status)
 }
 
 /// Replays the log at `log_path` (`-`: stdin) from `old_path` to `new_path`.
@@ -234,6 +246,58 @@ pub fn replay_line(replay: &mut Replay, number: u64, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+
+    #[test]
+    fn sample_replay_fails_only_when_asked() {
+        let report = replay(
+            &format!("{EXAMPLES}/replay/old.json"),
+            &format!("{EXAMPLES}/replay/new.json"),
+            &format!("{EXAMPLES}/replay/access.log"),
+        )
+        .unwrap();
+        assert_eq!(report.newly_denied, 22);
+        assert_eq!(replay_status(&report, true), CHECK_FAILED);
+        assert_eq!(replay_status(&report, false), 0);
+        let same = replay(
+            &format!("{EXAMPLES}/replay/new.json"),
+            &format!("{EXAMPLES}/replay/new.json"),
+            &format!("{EXAMPLES}/replay/requests.jsonl"),
+        )
+        .unwrap();
+        assert_eq!((same.newly_denied, same.unchanged), (0, 10087));
+        assert_eq!(replay_status(&same, true), 0);
+        let mixed = replay(
+            &format!("{EXAMPLES}/replay/old.json"),
+            &format!("{EXAMPLES}/tokens/public_token.json"),
+            &format!("{EXAMPLES}/replay/access.log"),
+        );
+        assert!(mixed.unwrap_err().contains("both be key policies or both tokens"));
+        assert!(replay(&format!("{EXAMPLES}/replay/old.json"), "/nonexistent", "-").is_err());
+    }
+
+    #[test]
+    fn lint_status_and_files() {
+        let PolicyFile::Key(key, written) = read_policy(&format!("{EXAMPLES}/policies/web_key.json")).unwrap() else {
+            panic!("a key policy");
+        };
+        assert_eq!(written[2], "http://localhost:3000");
+        let findings = lint::lint_key_as_written(&key, &written);
+        // A development entry (warning) and an ignored port (note).
+        assert_eq!(lint_status(&findings, false), 0);
+        assert_eq!(lint_status(&findings, true), CHECK_FAILED);
+        let PolicyFile::Token(token, _) = read_policy(&format!("{EXAMPLES}/tokens/public_token.json")).unwrap() else {
+            panic!("a token");
+        };
+        assert_eq!(lint_status(&lint::lint_token(&token), false), 0);
+        let useless = KeyPolicy::builder()
+            .scope(keypolicy::key::KeyScope::StylesRead)
+            .allowed_tilesets(["alice.*"])
+            .build()
+            .unwrap();
+        assert_eq!(lint_status(&lint::lint_key(&useless), false), CHECK_FAILED);
+    }
 
     fn key(json: &str) -> KeyPolicy {
         serde_json::from_str(json).unwrap()
