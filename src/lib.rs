@@ -59,6 +59,12 @@
 //! * **Normalization is shared.** Allowlist entries and request headers
 //!   go through the same host grammar, so what an entry allows is exactly
 //!   what its normalized spelling allows (see [`AllowedDomain`]).
+//!
+//! ## Tools around the checker
+//!
+//! * [`lint`]: what a key or token policy can never do, or does riskily.
+//! * [`explain`]: every rule of one decision, and the near misses of a denial.
+//! * [`replay`]: which decisions of a request log change under a new policy.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
