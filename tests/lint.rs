@@ -209,6 +209,12 @@ fn unrestricted_keys_and_tokens() {
     // Any restriction at all makes it not unrestricted.
     let scoped = key(KeyType::Any, &[KeyScope::TilesRead], &[], &[]);
     assert_eq!(lint_key(&scoped), []);
+    for key_type in [KeyType::Desktop, KeyType::Server] {
+        let f = lint_key(&key(key_type, &[], &[], &[]));
+        assert_eq!(codes(&f), [LintCode::Unrestricted], "{key_type}");
+        assert!(f[0].message.contains(&format!("a {key_type} key")), "{}", f[0].message);
+        assert_eq!(lint_key(&key(key_type, &[], &[], &["alice.*"])), []);
+    }
     let f = lint_token(&pk(&[]));
     assert_eq!(codes(&f), [LintCode::Unrestricted]);
     // A secret token without URL restrictions is normal (it lives on a server).

@@ -141,6 +141,16 @@ fn lint(policy: &KeyPolicy, entries: &[(usize, String, &AllowedDomain)], extra: 
             "no key type, scopes, domains or tilesets: the key works from anywhere, with anything; fine during \
              setup, but move to web (with allowed_domains), desktop or server for production",
         )),
+        // Without domains a desktop or server key ignores the Origin, so
+        // its type alone restricts nothing.
+        KeyType::Desktop | KeyType::Server if scopes.is_empty() && !has_tilesets => out.push(Finding::new(
+            LintCode::Unrestricted,
+            format!(
+                "a {} key without scopes or tilesets works from anywhere, with anything (without domains the \
+                 Origin is optional); add the scopes and tilesets it needs",
+                policy.key_type()
+            ),
+        )),
         _ => {}
     }
     for (i, shown, _) in entries {
