@@ -110,6 +110,7 @@ pub enum Recorded {
     clippy::large_enum_variant,
     reason = "one value per replay, never moved in a loop: boxing would only add an indirection per request"
 )]
+#[derive(Debug)]
 enum Policies {
     Keys { old: KeyPolicy, new: KeyPolicy },
     Tokens { old: TokenPolicy, new: TokenPolicy },
@@ -252,6 +253,7 @@ impl Tables {
 const NONE: &str = "(none)";
 
 /// A streaming comparison of two policies over a log.
+#[derive(Debug)]
 pub struct Replay {
     policies: Policies,
     lines: u64,

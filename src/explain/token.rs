@@ -201,10 +201,7 @@ fn near_entries(urls: &[AllowedUrl], url: &NormalizedUrl) -> Vec<Nearest> {
                 near(
                     0,
                     Difference::Scheme,
-                    format!(
-                        "the entry pins `{scheme}://`; the {} uses `{}://`",
-                        "request", url.scheme
-                    ),
+                    format!("the entry pins `{scheme}://`; the request uses `{}://`", url.scheme),
                 )
             } else if let Some(port) = entry.port().filter(|p| *p != url.port) {
                 near(
