@@ -53,6 +53,9 @@
 //! |---|---|
 //! | [`key`] | Mappinest API keys: [`KeyPolicy`] (type, scopes, `allowed_domains`, `allowed_tilesets`), [`KeyRequest`], [`evaluate_key`] |
 //! | [`token`] | Mapbox-style access tokens: [`TokenPolicy`] (`pk`/`sk`/`tk`, scopes, `allowedUrls`, expiry), [`TokenRequest`], [`evaluate_token`] |
+//! | [`lint`] | what a key or token policy can never do, or does riskily |
+//! | [`explain`] | every rule of one decision, and the near misses of a denial |
+//! | [`replay`] | which decisions of a request log change under a new policy |
 //! | root | what both share: [`Decision`], [`Denial`], [`AllowOrigin`], [`Vary`], [`HostError`] |
 //! | `http` (feature `http`) | the pieces of an HTTP guard without a framework: credentials from the query, requests from `http::request::Parts`, decisions as responses |
 //! | `tower` (feature `tower`) | a `tower::Layer` that guards any service with those pieces |
@@ -87,6 +90,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod decision;
+pub mod explain;
 mod hash;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -95,7 +99,9 @@ pub mod key;
 #[cfg(feature = "lifecycle")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lifecycle")))]
 pub mod lifecycle;
+pub mod lint;
 mod named;
+pub mod replay;
 #[cfg(feature = "serde")]
 mod serde_util;
 mod syntax;

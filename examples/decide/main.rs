@@ -5,7 +5,15 @@
 //! cargo run --example decide -- --policy FILE.json [--origin VALUE] [--resource tiles] [--tileset ID] [--json]
 //! cargo run --example decide -- --token FILE.json --scope S [--referer URL] [--origin VALUE] [--now RFC3339] [--origin-fallback] [--json]
 //! cargo run --release --example decide -- --batch FILE.jsonl     # or `--batch -` for stdin
+//! cargo run --example decide -- lint (--policy|--token) FILE.json [--json] [--strict]
+//! cargo run --release --example decide -- replay --old FILE.json --new FILE.json --log FILE|- [--json] [--fail-on-new-denials]
 //! ```
+//!
+//! `--explain` (single and token modes) prints the trace of every rule
+//! instead of the verdict (with `--json`, the trace object). `lint` and
+//! `replay` are in `tools.rs`; their exit status is 3 when the check fails
+//! (an error finding, or `--strict` and a warning; a newly denied request
+//! with `--fail-on-new-denials`).
 //!
 //! Single mode prints a readable verdict (or, with `--json`, the decision
 //! object). Batch mode reads one JSON object per line, an API key's
@@ -27,10 +35,15 @@ use keypolicy::{evaluate_key, evaluate_token, Decision, Denial, KeyPolicy, KeyRe
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-const USAGE: &str = "usage:
+mod tools;
+
+pub(crate) const USAGE: &str = "usage:
   decide --policy FILE.json [--origin VALUE] [--resource tiles|styles|static|export] [--tileset ID] [--json]
   decide --token FILE.json --scope SCOPE [--referer URL] [--origin VALUE] [--now RFC3339] [--origin-fallback] [--json]
-  decide --batch FILE.jsonl|-";
+  decide --batch FILE.jsonl|-
+  decide lint (--policy|--token) FILE.json [--json] [--strict]
+  decide replay --old FILE.json --new FILE.json --log FILE|- [--json] [--fail-on-new-denials]
+  (add --explain to --policy or --token for the trace of every rule)";
 
 /// What the command line asks for.
 enum Command {
@@ -38,11 +51,13 @@ enum Command {
         policy_path: String,
         request: KeyRequest<'static>,
         json: bool,
+        explain: bool,
     },
     Token {
         token_path: String,
         request: TokenRequest<'static>,
         json: bool,
+        explain: bool,
     },
     Batch {
         path: String,
@@ -63,6 +78,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut now = None;
     let mut origin_fallback = false;
     let mut json = false;
+    let mut explain = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -97,6 +113,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 token_only = Some("--origin-fallback");
             }
             "--json" => json = true,
+            "--explain" => explain = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -117,6 +134,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             token_path,
             request,
             json,
+            explain,
         });
     }
     if let Some(flag) = token_only {
@@ -128,7 +146,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             policy_path,
             request,
             json,
+            explain,
         }),
+        (None, Some(_)) if explain => Err("--explain is for --policy or --token".into()),
         (None, Some(path)) => Ok(Command::Batch { path }),
         (Some(_), Some(_)) => Err("give either --policy or --batch, not both".into()),
         (None, None) => Err("give --policy FILE or --batch FILE".into()),
@@ -136,7 +156,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
 }
 
 fn main() -> ExitCode {
-    let command = match parse_args(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    match args.peek().map(String::as_str) {
+        Some("lint") => return tools::lint_main(args.skip(1)),
+        Some("replay") => return tools::replay_main(args.skip(1)),
+        _ => {}
+    }
+    let command = match parse_args(args) {
         Ok(command) => command,
         Err(message) => {
             if !message.is_empty() {
@@ -151,12 +177,14 @@ fn main() -> ExitCode {
             policy_path,
             request,
             json,
-        } => single(&policy_path, &request, json),
+            explain,
+        } => single(&policy_path, &request, json, explain),
         Command::Token {
             token_path,
             request,
             json,
-        } => single_token(&token_path, &request, json),
+            explain,
+        } => single_token(&token_path, &request, json, explain),
         Command::Batch { path } => batch(&path),
     };
     match result {
@@ -168,9 +196,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn single(policy_path: &str, request: &KeyRequest<'_>, json: bool) -> Result<(), String> {
+fn single(policy_path: &str, request: &KeyRequest<'_>, json: bool, trace: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(policy_path).map_err(|e| format!("{policy_path}: {e}"))?;
     let policy: KeyPolicy = serde_json::from_str(&text).map_err(|e| format!("{policy_path}: {e}"))?;
+    if trace {
+        return tools::print_explanation(&keypolicy::explain::explain_key(&policy, request), json);
+    }
     let decision = evaluate_key(&policy, request);
     if json {
         println!("{}", serde_json::to_string(&decision).map_err(|e| e.to_string())?);
@@ -180,10 +211,13 @@ fn single(policy_path: &str, request: &KeyRequest<'_>, json: bool) -> Result<(),
     Ok(())
 }
 
-fn single_token(token_path: &str, request: &TokenRequest<'_>, json: bool) -> Result<(), String> {
+fn single_token(token_path: &str, request: &TokenRequest<'_>, json: bool, trace: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(token_path).map_err(|e| format!("{token_path}: {e}"))?;
     let token: TokenPolicy = serde_json::from_str(&text).map_err(|e| format!("{token_path}: {e}"))?;
     request.check_against(&token).map_err(|e| format!("--{e}"))?;
+    if trace {
+        return tools::print_explanation(&keypolicy::explain::explain_token(&token, request), json);
+    }
     let decision = evaluate_token(&token, request);
     if json {
         println!("{}", serde_json::to_string(&decision).map_err(|e| e.to_string())?);
@@ -470,5 +504,18 @@ mod tests {
         assert!(args(&["--policy", "p", "--batch", "b"]).is_err());
         assert!(args(&["--resource", "maps", "--policy", "p"]).is_err());
         assert!(args(&["--frobnicate"]).is_err());
+        assert!(matches!(
+            args(&["--policy", "p.json", "--explain"]),
+            Ok(Command::Single { explain: true, .. })
+        ));
+        assert!(matches!(
+            args(&["--token", "t.json", "--scope", "styles:read", "--explain"]),
+            Ok(Command::Token { explain: true, .. })
+        ));
+        assert!(matches!(
+            args(&["--policy", "p.json"]),
+            Ok(Command::Single { explain: false, .. })
+        ));
+        assert!(args(&["--batch", "b.jsonl", "--explain"]).is_err());
     }
 }
