@@ -30,7 +30,7 @@ const USAGE: &str = "usage: tile_server [--port PORT] [--keys FILE.json] [--orig
                      [--same-origin ORIGIN]... [--allow-header NAME]...";
 
 /// The shipped keys file, so the example runs from any directory.
-const DEFAULT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json");
+const DEFAULT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/keys.json");
 
 struct Args {
     port: u16,

@@ -1,7 +1,6 @@
 //! The example tile server on an ephemeral loopback port, driven by a real
 //! HTTP client: one test per rule of the layer (issue 6).
 
-#![cfg(feature = "tower")]
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -21,7 +21,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use keypolicy::http::KeyStore;
 
-#[path = "../../examples/tile_server/app.rs"]
+#[path = "../../src/app.rs"]
 #[allow(dead_code, reason = "each test binary uses part of the example's module")]
 pub mod app;
 
@@ -30,7 +30,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The shipped keys file, as the example server loads it.
 pub fn shipped_keys() -> Arc<KeyStore> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/keys.json");
     Arc::new(KeyStore::new(app::load_keys(path.as_ref()).unwrap()))
 }
 

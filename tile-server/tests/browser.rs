@@ -11,7 +11,6 @@
 //! on `PATH`; without it the test fails (CI must run it) unless
 //! `KEYPOLICY_SKIP_BROWSER=1` is set.
 
-#![cfg(feature = "tower")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
