@@ -249,7 +249,21 @@ impl Account {
         }
     }
 
-    fn authorize(
+    /// Authenticates `actor` and checks that it holds `needs` (the owner
+    /// holds every scope): 401 or 404 as the Tokens API answers. The
+    /// operations call this first; it is public so that a caller who cannot
+    /// even read a request body still answers in the same order.
+    pub fn authorize(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        now: Timestamp,
+        needs: TokenScope,
+    ) -> Result<(), TokenError> {
+        self.powers(keys, actor, now, needs).map(|_| ())
+    }
+
+    fn powers(
         &self,
         keys: &SigningKeys,
         actor: Actor<'_>,
@@ -263,7 +277,8 @@ impl Account {
         Ok(powers)
     }
 
-    fn live_token(&self, id: &str) -> Result<&TokenRecord, TokenError> {
+    /// The live `pk`/`sk` token `id`, or 404 `Not found`.
+    pub fn live_token(&self, id: &str) -> Result<&TokenRecord, TokenError> {
         self.token(id).ok_or_else(|| TokenError::NotFound {
             id: Some(id.to_owned()),
         })
@@ -279,7 +294,7 @@ impl Account {
         now: Timestamp,
         rng: &mut dyn RandomSource,
     ) -> Result<Planned<CreatedToken>, TokenError> {
-        let powers = self.authorize(keys, actor, now, TokenScope::TokensWrite)?;
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
         if let Some(expires) = body.expires.clone() {
             return self.create_temporary(keys, actor, &powers, expires, body, now);
         }
@@ -387,7 +402,7 @@ impl Account {
         body: TokenBody,
         now: Timestamp,
     ) -> Result<Planned<TokenObject>, TokenError> {
-        let powers = self.authorize(keys, actor, now, TokenScope::TokensWrite)?;
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
         let record = self.live_token(id)?;
         if body.expires.is_some() {
             return Err(TokenError::FieldNotAllowed {
