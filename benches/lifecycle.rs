@@ -47,7 +47,11 @@ fn setup() -> Setup {
     let mut sk = String::new();
     for i in 0..300 {
         let scopes = if i == 0 {
-            vec!["tokens:write".to_owned(), "styles:read".to_owned(), "fonts:read".to_owned()]
+            vec![
+                "tokens:write".to_owned(),
+                "styles:read".to_owned(),
+                "fonts:read".to_owned(),
+            ]
         } else {
             vec!["styles:read".to_owned()]
         };
@@ -56,13 +60,17 @@ fn setup() -> Setup {
             note: Some(format!("token {i}")),
             ..TokenBody::default()
         };
-        let planned = account.create_token(&signing, Actor::Owner, body, now, &mut rng).unwrap();
+        let planned = account
+            .create_token(&signing, Actor::Owner, body, now, &mut rng)
+            .unwrap();
         if let CreatedToken::Permanent(t) = account.commit(planned).unwrap() {
             if i == 0 {
                 sk = t.token.unwrap();
             }
         }
-        let planned = account.create_key(keypolicy::KeyPolicy::unrestricted(), now, &mut rng).unwrap();
+        let planned = account
+            .create_key(keypolicy::KeyPolicy::unrestricted(), now, &mut rng)
+            .unwrap();
         account.commit(planned).unwrap();
     }
     let pk = account.default_token_string(&signing).unwrap();
@@ -71,7 +79,9 @@ fn setup() -> Setup {
         expires: Some("2026-01-01T00:30:00Z".into()),
         ..TokenBody::default()
     };
-    let planned = account.create_token(&signing, Actor::Token(&sk), body, now, &mut rng).unwrap();
+    let planned = account
+        .create_token(&signing, Actor::Token(&sk), body, now, &mut rng)
+        .unwrap();
     let CreatedToken::Temporary(tk) = account.commit(planned).unwrap() else {
         panic!("expected a tk")
     };

@@ -111,11 +111,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(String, Opt
 pub fn run_script(input: &str, seed: Option<u64>) -> String {
     let mut out = String::new();
     for line in input.lines() {
-        let value = match run_line(line, seed) {
-            Ok(results) => json!({ "results": results }),
-            Err(message) => json!({ "error": message }),
-        };
-        out.push_str(&value.to_string());
+        match run_line(line, seed) {
+            Ok(results) => {
+                out.push_str("{\"results\":[");
+                out.push_str(&results.join(","));
+                out.push_str("]}");
+            }
+            Err(message) => out.push_str(&json!({ "error": message }).to_string()),
+        }
         out.push('\n');
     }
     out
@@ -245,7 +248,7 @@ struct World {
     rng: Box<dyn RandomSource>,
 }
 
-fn run_line(line: &str, seed: Option<u64>) -> Result<Vec<Value>, String> {
+fn run_line(line: &str, seed: Option<u64>) -> Result<Vec<String>, String> {
     let scenario: Scenario = serde_json::from_str(line).map_err(|e| format!("not a scenario: {e}"))?;
     let mut times = Vec::with_capacity(scenario.steps.len());
     let mut now: Timestamp = DEFAULT_NOW.parse().map_err(|e| format!("{e}"))?;
@@ -285,19 +288,28 @@ fn run_line(line: &str, seed: Option<u64>) -> Result<Vec<Value>, String> {
         .collect())
 }
 
-fn result(status: u16, body: impl serde::Serialize) -> Value {
-    json!({ "status": status, "body": body })
+/// One step's result, `{"status": N, "body": …}`, as a JSON text: the
+/// bodies keep their fields in the documented order.
+fn result(status: u16, body: impl serde::Serialize) -> String {
+    #[derive(serde::Serialize)]
+    struct StepResult<B> {
+        status: u16,
+        body: B,
+    }
+    serde_json::to_string(&StepResult { status, body }).unwrap_or_else(|e| {
+        json!({"status": 500, "body": {"message": format!("cannot write the body: {e}")}}).to_string()
+    })
 }
 
-fn token_error(e: &TokenError) -> Value {
+fn token_error(e: &TokenError) -> String {
     result(e.status(), e.body())
 }
 
-fn key_error(e: &KeyError) -> Value {
+fn key_error(e: &KeyError) -> String {
     result(e.status(), e.body())
 }
 
-fn key_unknown() -> Value {
+fn key_unknown() -> String {
     result(
         401,
         json!({"message": "Missing or invalid key", "reason": "key_unknown"}),
@@ -370,7 +382,7 @@ impl World {
         }
     }
 
-    fn run(&mut self, step: &Step, now: Timestamp) -> Value {
+    fn run(&mut self, step: &Step, now: Timestamp) -> String {
         match step.op {
             Op::CreateToken | Op::UpdateToken | Op::DeleteToken | Op::ListTokens => self.token_op(step, now),
             Op::RetrieveToken => {
@@ -420,7 +432,7 @@ impl World {
         }
     }
 
-    fn token_op(&mut self, step: &Step, now: Timestamp) -> Value {
+    fn token_op(&mut self, step: &Step, now: Timestamp) -> String {
         let auth_string;
         let actor = match step.auth.as_deref() {
             Some("owner") => Actor::Owner,
@@ -444,7 +456,7 @@ impl World {
                             .account
                             .authorize(signing, actor, now, TokenScope::TokensWrite)
                             .and(Err(TokenError::InvalidBody { message }));
-                        return checked.map_or_else(|e| token_error(&e), |()| Value::Null);
+                        return checked.map_or_else(|e| token_error(&e), |()| result(500, Value::Null));
                     }
                 };
                 let planned = self.account.create_token(signing, actor, body, now, &mut *self.rng);
@@ -486,7 +498,7 @@ impl World {
                             .authorize(signing, actor, now, TokenScope::TokensWrite)
                             .and_then(|()| self.account.live_token(&id).map(drop))
                             .and(Err(TokenError::InvalidBody { message }));
-                        return checked.map_or_else(|e| token_error(&e), |()| Value::Null);
+                        return checked.map_or_else(|e| token_error(&e), |()| result(500, Value::Null));
                     }
                 };
                 let planned = self.account.update_token(signing, actor, &id, body, now);
@@ -526,7 +538,7 @@ impl World {
         }
     }
 
-    fn key_op(&mut self, step: &Step, now: Timestamp) -> Value {
+    fn key_op(&mut self, step: &Step, now: Timestamp) -> String {
         let id = self.id(step.id.as_ref());
         let policy = || -> Result<KeyPolicy, KeyError> {
             let body = step.body.as_ref().ok_or(KeyError::InvalidBody {
