@@ -1,6 +1,13 @@
 //! The Tokens API rules of the lifecycle (seed 003 and issue 11), one
 //! test per rule.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a panic is a failed test"
+)]
+
 mod lifecycle_common;
 
 use keypolicy::lifecycle::{Actor, CreatedToken, RetrieveCode, TokenBody, TokenError};

@@ -2,6 +2,13 @@
 //! example's own code (included as a module, so no binary has to be found
 //! or spawned) with a fixed seed, checked step by step.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a panic is a failed test"
+)]
+
 #[allow(dead_code, reason = "the example's `main` is not called here")]
 #[path = "../examples/manage.rs"]
 mod manage;

@@ -1,7 +1,12 @@
 //! Shared set-up of the lifecycle tests: a fixed clock, a fixed signing
 //! key, seeded randomness, and shortcuts that create and commit.
 
-#![allow(dead_code, reason = "each test file uses a different subset")]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test; each test file uses a different subset"
+)]
 
 use keypolicy::lifecycle::{
     Account, Actor, CreatedToken, SeededRandom, SigningKey, SigningKeys, TokenBody, TokenError, TokenObject,
