@@ -2,10 +2,10 @@
 //!
 //! * `usage` is `pk`, `sk` or `tk`.
 //! * `payload` is base64url (no padding) JSON. `pk`/`sk`:
-//!   `{"a": authorization id, "k": signing key id, "u": user}` — the
-//!   token's metadata is found by `a`. `tk`: `{"client": "api", "exp":
-//!   seconds, "iat": seconds, "k": signing key id, "scopes": [..], "u":
-//!   user}` — self-contained, so an edge node holding the verification key
+//!   `{"u": user, "a": authorization id, "k": signing key id}` — the
+//!   token's metadata is found by `a`. `tk`: `{"u": user, "exp": seconds,
+//!   "iat": seconds, "scopes": [..], "client": "api", "k": signing key
+//!   id}` — self-contained, so an edge node holding the verification key
 //!   evaluates it from the string alone. `k` is our addition: it names the
 //!   signing key, so verifying never tries more than one key.
 //! * `signature` is base64url HMAC-SHA256 (RustCrypto `hmac` + `sha2`,
@@ -172,10 +172,15 @@ impl SigningKeys {
     /// Signs `claims` as a token string of `usage` (`pk`/`sk` for
     /// permanent claims; temporary claims are always `tk`).
     pub fn sign(&self, usage: TokenUsage, claims: &Claims) -> String {
+        let kid = self.current.id.as_str();
         let (usage, payload) = match claims {
             Claims::Permanent { user, authorization } => (
                 usage,
-                serde_json::json!({"u": user, "a": authorization, "k": self.current.id}),
+                serde_json::to_vec(&PermanentPayload {
+                    u: user,
+                    a: authorization,
+                    k: kid,
+                }),
             ),
             Claims::Temporary {
                 user,
@@ -184,20 +189,23 @@ impl SigningKeys {
                 scopes,
             } => (
                 TokenUsage::Temporary,
-                serde_json::json!({
-                    "u": user,
-                    "exp": expires.unix_seconds(),
-                    "iat": issued.unix_seconds(),
-                    "scopes": scopes.iter().map(TokenScope::as_str).collect::<Vec<_>>(),
-                    "client": "api",
-                    "k": self.current.id,
+                serde_json::to_vec(&TemporaryPayload {
+                    u: user,
+                    exp: expires.unix_seconds(),
+                    iat: issued.unix_seconds(),
+                    scopes: scopes.iter().map(TokenScope::as_str).collect(),
+                    client: "api",
+                    k: kid,
                 }),
             ),
         };
+        // Serializing strings, integers and a list of strings cannot fail;
+        // were it to, the empty payload would be refused as malformed.
+        let payload = payload.unwrap_or_default();
         let mut out = String::with_capacity(128);
         out.push_str(usage.as_str());
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(payload.to_string(), &mut out);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut out);
         let tag = self.current.tag(out.as_bytes());
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(tag, &mut out);
@@ -288,6 +296,25 @@ impl VerifiedToken {
             Claims::Permanent { .. } => None,
         }
     }
+}
+
+/// A `pk`/`sk` payload as written: `{"u", "a", "k"}`.
+#[derive(serde::Serialize)]
+struct PermanentPayload<'a> {
+    u: &'a str,
+    a: &'a str,
+    k: &'a str,
+}
+
+/// A `tk` payload as written: `{"u", "exp", "iat", "scopes", "client", "k"}`.
+#[derive(serde::Serialize)]
+struct TemporaryPayload<'a> {
+    u: &'a str,
+    exp: i64,
+    iat: i64,
+    scopes: Vec<&'static str>,
+    client: &'static str,
+    k: &'a str,
 }
 
 #[derive(serde::Deserialize)]
