@@ -381,11 +381,15 @@ impl<'a> ParsedToken<'a> {
             Ok(32) => {}
             _ => return Err(malformed("the signature is not 32 bytes of base64url")),
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
+        // The whole string is at most MAX_TOKEN_LEN, so the payload decodes
+        // into a stack buffer: no allocation before the JSON.
+        let mut buf = [0u8; MAX_TOKEN_LEN * 3 / 4];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(payload, &mut buf)
             .map_err(|_| malformed("the payload is not base64url"))?;
+        let bytes = buf.get(..len).ok_or(malformed("the payload is not base64url"))?;
         let json: PayloadJson =
-            serde_json::from_slice(&bytes).map_err(|_| malformed("the payload is not the expected JSON"))?;
+            serde_json::from_slice(bytes).map_err(|_| malformed("the payload is not the expected JSON"))?;
         let claims = match (usage, json) {
             (
                 TokenUsage::Public | TokenUsage::Secret,

@@ -16,7 +16,7 @@ use crate::lifecycle::change::{Change, Planned};
 use crate::lifecycle::error::TokenError;
 use crate::lifecycle::random::RandomSource;
 use crate::lifecycle::token_string::{
-    Claims, ParsedToken, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
+    Claims, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
 };
 use crate::token::{Timestamp, TokenPolicy, TokenPolicyError, TokenScope, TokenScopeSet, TokenUsage};
 
@@ -144,32 +144,39 @@ impl Account {
     }
 
     fn resolve(&self, keys: &SigningKeys, token: &str) -> Result<ResolvedToken<'_>, (Unresolved, Option<ParsedInfo>)> {
-        let parsed = ParsedToken::parse(token).map_err(|_| (Unresolved::Malformed, None))?;
-        let info = ParsedInfo {
-            usage: parsed.usage(),
-            claims: parsed.claims().clone(),
-        };
-        let verified = match parsed.verify(keys) {
+        let verified = match keys.verify(token) {
             Ok(v) => v,
-            Err(TokenStringError::Malformed { .. }) => return Err((Unresolved::Malformed, None)),
-            Err(_) => return Err((Unresolved::Invalid, Some(info))),
+            Err(TokenStringError::Invalid { usage, claims, .. }) => {
+                return Err((Unresolved::Invalid, Some(ParsedInfo { usage, claims: *claims })))
+            }
+            Err(_) => return Err((Unresolved::Malformed, None)),
+        };
+        // Only a failure needs the claims again, for the retrieve answer.
+        let fail = |why, verified: VerifiedToken| {
+            Err((
+                why,
+                Some(ParsedInfo {
+                    usage: verified.usage,
+                    claims: verified.claims,
+                }),
+            ))
         };
         if verified.claims.user() != self.user() {
-            return Err((Unresolved::Invalid, Some(info)));
+            return fail(Unresolved::Invalid, verified);
         }
         match &verified.claims {
             Claims::Permanent { authorization, .. } => match self.token(authorization) {
                 Some(record) if record.policy.usage() == verified.usage => Ok(ResolvedToken::Permanent(record)),
-                Some(_) => Err((Unresolved::Invalid, Some(info))),
-                None if self.is_deleted_token(authorization) => Err((Unresolved::Revoked, Some(info))),
-                None => Err((Unresolved::Invalid, Some(info))),
+                Some(_) => fail(Unresolved::Invalid, verified),
+                None if self.is_deleted_token(authorization) => fail(Unresolved::Revoked, verified),
+                None => fail(Unresolved::Invalid, verified),
             },
             Claims::Temporary { .. } => match verified.temporary_policy() {
                 Some(policy) => Ok(ResolvedToken::Temporary {
                     policy,
                     token: verified,
                 }),
-                None => Err((Unresolved::Invalid, Some(info))),
+                None => fail(Unresolved::Invalid, verified),
             },
         }
     }
