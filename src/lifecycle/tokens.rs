@@ -16,7 +16,7 @@ use crate::lifecycle::change::{Change, Planned};
 use crate::lifecycle::error::TokenError;
 use crate::lifecycle::random::RandomSource;
 use crate::lifecycle::token_string::{
-    Claims, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
+    Claims, ClaimsRef, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
 };
 use crate::token::{Timestamp, TokenPolicy, TokenPolicyError, TokenScope, TokenScopeSet, TokenUsage};
 
@@ -144,40 +144,46 @@ impl Account {
     }
 
     fn resolve(&self, keys: &SigningKeys, token: &str) -> Result<ResolvedToken<'_>, (Unresolved, Option<ParsedInfo>)> {
-        let verified = match keys.verify(token) {
-            Ok(v) => v,
-            Err(TokenStringError::Invalid { usage, claims, .. }) => {
-                return Err((Unresolved::Invalid, Some(ParsedInfo { usage, claims: *claims })))
+        // The claims are borrowed from the decoded payload; they are copied
+        // only for a failure's retrieve answer or a `tk`'s own policy.
+        let outcome = keys.verify_with(token, |usage, claims| {
+            let fail = |why| {
+                Err((
+                    why,
+                    Some(ParsedInfo {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    }),
+                ))
+            };
+            if claims.user() != self.user() {
+                return fail(Unresolved::Invalid);
             }
-            Err(_) => return Err((Unresolved::Malformed, None)),
-        };
-        // Only a failure needs the claims again, for the retrieve answer.
-        let fail = |why, verified: VerifiedToken| {
-            Err((
-                why,
-                Some(ParsedInfo {
-                    usage: verified.usage,
-                    claims: verified.claims,
-                }),
-            ))
-        };
-        if verified.claims.user() != self.user() {
-            return fail(Unresolved::Invalid, verified);
-        }
-        match &verified.claims {
-            Claims::Permanent { authorization, .. } => match self.token(authorization) {
-                Some(record) if record.policy.usage() == verified.usage => Ok(ResolvedToken::Permanent(record)),
-                Some(_) => fail(Unresolved::Invalid, verified),
-                None if self.is_deleted_token(authorization) => fail(Unresolved::Revoked, verified),
-                None => fail(Unresolved::Invalid, verified),
-            },
-            Claims::Temporary { .. } => match verified.temporary_policy() {
-                Some(policy) => Ok(ResolvedToken::Temporary {
-                    policy,
-                    token: verified,
-                }),
-                None => fail(Unresolved::Invalid, verified),
-            },
+            match claims {
+                ClaimsRef::Permanent { authorization, .. } => match self.token(authorization) {
+                    Some(record) if record.policy.usage() == usage => Ok(ResolvedToken::Permanent(record)),
+                    Some(_) => fail(Unresolved::Invalid),
+                    None if self.is_deleted_token(authorization) => fail(Unresolved::Revoked),
+                    None => fail(Unresolved::Invalid),
+                },
+                ClaimsRef::Temporary { .. } => {
+                    let token = VerifiedToken {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    };
+                    match token.temporary_policy() {
+                        Some(policy) => Ok(ResolvedToken::Temporary { policy, token }),
+                        None => fail(Unresolved::Invalid),
+                    }
+                }
+            }
+        });
+        match outcome {
+            Ok(resolved) => resolved,
+            Err(TokenStringError::Invalid { usage, claims, .. }) => {
+                Err((Unresolved::Invalid, Some(ParsedInfo { usage, claims: *claims })))
+            }
+            Err(_) => Err((Unresolved::Malformed, None)),
         }
     }
 
