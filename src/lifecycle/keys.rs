@@ -35,11 +35,14 @@ impl KeyRecord {
 }
 
 impl Account {
-    fn live_key(&self, id: &str) -> Result<&KeyRecord, KeyError> {
+    /// The live key `id`, or 404.
+    pub fn live_key(&self, id: &str) -> Result<&KeyRecord, KeyError> {
         self.key(id).ok_or_else(|| KeyError::NotFound { id: id.to_owned() })
     }
 
-    fn editable_key(&self, id: &str) -> Result<&KeyRecord, KeyError> {
+    /// The live, non-default key `id`: 404 or 409 otherwise. Public so a
+    /// caller who cannot read a body still answers in the same order.
+    pub fn editable_key(&self, id: &str) -> Result<&KeyRecord, KeyError> {
         let key = self.live_key(id)?;
         if key.default {
             return Err(KeyError::DefaultKeyReadOnly { id: id.to_owned() });

@@ -65,6 +65,12 @@
 //! * `pk`/`sk` strings carry the signing key's id as `k` next to `u` and
 //!   `a`, so verification never tries more than one key.
 //! * The owner cannot create `tk` tokens (422), as the issue requires.
+//! * Retrieve: a verified string of another account, or naming an id this
+//!   account never issued, is `TokenInvalid`; an id it deleted is
+//!   `TokenRevoked`; a `tk` is `TokenExpired` at or after `exp`. The
+//!   `token` object is shown whenever the payload parses, verified or not.
+//! * `tk` tokens are not state: creating one yields no [`Change`], and
+//!   they cannot be revoked before they expire (at most one hour).
 
 mod account;
 mod body;

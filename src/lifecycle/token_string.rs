@@ -2,10 +2,10 @@
 //!
 //! * `usage` is `pk`, `sk` or `tk`.
 //! * `payload` is base64url (no padding) JSON. `pk`/`sk`:
-//!   `{"a": authorization id, "k": signing key id, "u": user}` — the
-//!   token's metadata is found by `a`. `tk`: `{"client": "api", "exp":
-//!   seconds, "iat": seconds, "k": signing key id, "scopes": [..], "u":
-//!   user}` — self-contained, so an edge node holding the verification key
+//!   `{"u": user, "a": authorization id, "k": signing key id}` — the
+//!   token's metadata is found by `a`. `tk`: `{"u": user, "exp": seconds,
+//!   "iat": seconds, "scopes": [..], "client": "api", "k": signing key
+//!   id}` — self-contained, so an edge node holding the verification key
 //!   evaluates it from the string alone. `k` is our addition: it names the
 //!   signing key, so verifying never tries more than one key.
 //! * `signature` is base64url HMAC-SHA256 (RustCrypto `hmac` + `sha2`,
@@ -24,6 +24,7 @@
 //! rotates its signing secret: [`SigningKeys`] signs with its current key
 //! and verifies with the current or the previous one.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -172,10 +173,15 @@ impl SigningKeys {
     /// Signs `claims` as a token string of `usage` (`pk`/`sk` for
     /// permanent claims; temporary claims are always `tk`).
     pub fn sign(&self, usage: TokenUsage, claims: &Claims) -> String {
+        let kid = self.current.id.as_str();
         let (usage, payload) = match claims {
             Claims::Permanent { user, authorization } => (
                 usage,
-                serde_json::json!({"u": user, "a": authorization, "k": self.current.id}),
+                serde_json::to_vec(&PermanentPayload {
+                    u: user,
+                    a: authorization,
+                    k: kid,
+                }),
             ),
             Claims::Temporary {
                 user,
@@ -184,20 +190,23 @@ impl SigningKeys {
                 scopes,
             } => (
                 TokenUsage::Temporary,
-                serde_json::json!({
-                    "u": user,
-                    "exp": expires.unix_seconds(),
-                    "iat": issued.unix_seconds(),
-                    "scopes": scopes.iter().map(TokenScope::as_str).collect::<Vec<_>>(),
-                    "client": "api",
-                    "k": self.current.id,
+                serde_json::to_vec(&TemporaryPayload {
+                    u: user,
+                    exp: expires.unix_seconds(),
+                    iat: issued.unix_seconds(),
+                    scopes: scopes.iter().map(TokenScope::as_str).collect(),
+                    client: "api",
+                    k: kid,
                 }),
             ),
         };
+        // Serializing strings, integers and a list of strings cannot fail;
+        // were it to, the empty payload would be refused as malformed.
+        let payload = payload.unwrap_or_default();
         let mut out = String::with_capacity(128);
         out.push_str(usage.as_str());
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(payload.to_string(), &mut out);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut out);
         let tag = self.current.tag(out.as_bytes());
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(tag, &mut out);
@@ -206,8 +215,10 @@ impl SigningKeys {
 
     /// Parses and verifies a token string.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenStringError> {
-        let parsed = ParsedToken::parse(token)?;
-        parsed.verify(self)
+        self.verify_with(token, |usage, claims| VerifiedToken {
+            usage,
+            claims: claims.to_owned_claims(),
+        })
     }
 }
 
@@ -290,31 +301,106 @@ impl VerifiedToken {
     }
 }
 
+/// A `pk`/`sk` payload as written: `{"u", "a", "k"}`.
+#[derive(serde::Serialize)]
+struct PermanentPayload<'a> {
+    u: &'a str,
+    a: &'a str,
+    k: &'a str,
+}
+
+/// A `tk` payload as written: `{"u", "exp", "iat", "scopes", "client", "k"}`.
+#[derive(serde::Serialize)]
+struct TemporaryPayload<'a> {
+    u: &'a str,
+    exp: i64,
+    iat: i64,
+    scopes: Vec<&'static str>,
+    client: &'static str,
+    k: &'a str,
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PayloadJson {
-    u: String,
-    k: String,
-    #[serde(default)]
-    a: Option<String>,
+struct PayloadJson<'a> {
+    #[serde(borrow)]
+    u: Cow<'a, str>,
+    #[serde(borrow)]
+    k: Cow<'a, str>,
+    #[serde(default, borrow)]
+    a: Option<Cow<'a, str>>,
     #[serde(default)]
     exp: Option<i64>,
     #[serde(default)]
     iat: Option<i64>,
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-    #[serde(default)]
-    client: Option<String>,
+    #[serde(default, deserialize_with = "scope_set")]
+    scopes: Option<TokenScopeSet>,
+    #[serde(default, borrow)]
+    client: Option<Cow<'a, str>>,
 }
 
-/// A token string split and decoded, not yet verified.
-#[derive(Debug)]
-pub struct ParsedToken<'a> {
-    usage: TokenUsage,
-    claims: Claims,
-    key_id: String,
-    signed: &'a str,
-    signature: [u8; 32],
+/// `scopes` straight into a set: no list is allocated, and an unknown
+/// scope makes the payload malformed.
+fn scope_set<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<TokenScopeSet>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<TokenScopeSet>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of scope names")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut set = TokenScopeSet::EMPTY;
+            while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
+                let scope = name.parse::<TokenScope>().map_err(serde::de::Error::custom)?;
+                set = set.with(scope);
+            }
+            Ok(Some(set))
+        }
+    }
+    deserializer.deserialize_seq(Visitor)
+}
+
+/// What a payload says, borrowed from the decoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimsRef<'a> {
+    Permanent {
+        user: &'a str,
+        authorization: &'a str,
+    },
+    Temporary {
+        user: &'a str,
+        expires: Timestamp,
+        issued: Timestamp,
+        scopes: TokenScopeSet,
+    },
+}
+
+impl ClaimsRef<'_> {
+    pub(crate) fn user(&self) -> &str {
+        match self {
+            ClaimsRef::Permanent { user, .. } | ClaimsRef::Temporary { user, .. } => user,
+        }
+    }
+
+    pub(crate) fn to_owned_claims(self) -> Claims {
+        match self {
+            ClaimsRef::Permanent { user, authorization } => Claims::Permanent {
+                user: user.to_owned(),
+                authorization: authorization.to_owned(),
+            },
+            ClaimsRef::Temporary {
+                user,
+                expires,
+                issued,
+                scopes,
+            } => Claims::Temporary {
+                user: user.to_owned(),
+                expires,
+                issued,
+                scopes,
+            },
+        }
+    }
 }
 
 const fn malformed(reason: &'static str) -> TokenStringError {
@@ -325,9 +411,16 @@ fn is_base64url(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl<'a> ParsedToken<'a> {
-    /// Checks the shape and decodes the payload; computes no MAC.
-    pub fn parse(token: &'a str) -> Result<ParsedToken<'a>, TokenStringError> {
+impl SigningKeys {
+    /// The core of [`SigningKeys::verify`], borrowing the claims from the
+    /// decoded payload so the hot path allocates nothing: checks the shape
+    /// and decodes (no MAC yet), verifies the MAC with the key named by
+    /// `k`, checks a `tk`'s lifetime, then hands the claims to `f`.
+    pub(crate) fn verify_with<R>(
+        &self,
+        token: &str,
+        f: impl FnOnce(TokenUsage, ClaimsRef<'_>) -> R,
+    ) -> Result<R, TokenStringError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(malformed("longer than 1024 characters"));
         }
@@ -354,12 +447,16 @@ impl<'a> ParsedToken<'a> {
             Ok(32) => {}
             _ => return Err(malformed("the signature is not 32 bytes of base64url")),
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
+        // The whole string is at most MAX_TOKEN_LEN, so the payload decodes
+        // into a stack buffer.
+        let mut buf = [0u8; MAX_TOKEN_LEN * 3 / 4];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(payload, &mut buf)
             .map_err(|_| malformed("the payload is not base64url"))?;
-        let json: PayloadJson =
-            serde_json::from_slice(&bytes).map_err(|_| malformed("the payload is not the expected JSON"))?;
-        let claims = match (usage, json) {
+        let bytes = buf.get(..len).ok_or(malformed("the payload is not base64url"))?;
+        let json: PayloadJson<'_> =
+            serde_json::from_slice(bytes).map_err(|_| malformed("the payload is not the expected JSON"))?;
+        let claims = match (usage, &json) {
             (
                 TokenUsage::Public | TokenUsage::Secret,
                 PayloadJson {
@@ -369,15 +466,12 @@ impl<'a> ParsedToken<'a> {
                     iat: None,
                     scopes: None,
                     client: None,
-                    k,
+                    ..
                 },
-            ) => (
-                Claims::Permanent {
-                    user: u,
-                    authorization: a,
-                },
-                k,
-            ),
+            ) => ClaimsRef::Permanent {
+                user: u,
+                authorization: a,
+            },
             (
                 TokenUsage::Temporary,
                 PayloadJson {
@@ -387,72 +481,34 @@ impl<'a> ParsedToken<'a> {
                     iat: Some(iat),
                     scopes: Some(scopes),
                     client: Some(client),
-                    k,
+                    ..
                 },
-            ) if client == "api" => {
-                let expires = Timestamp::from_unix_seconds(exp).ok_or(malformed("exp is out of range"))?;
-                let issued = Timestamp::from_unix_seconds(iat).ok_or(malformed("iat is out of range"))?;
-                let scopes = scopes
-                    .iter()
-                    .map(|s| s.parse::<TokenScope>())
-                    .collect::<Result<TokenScopeSet, _>>()
-                    .map_err(|_| malformed("the payload names an unknown scope"))?;
-                (
-                    Claims::Temporary {
-                        user: u,
-                        expires,
-                        issued,
-                        scopes,
-                    },
-                    k,
-                )
-            }
+            ) if client == "api" => ClaimsRef::Temporary {
+                user: u,
+                expires: Timestamp::from_unix_seconds(*exp).ok_or(malformed("exp is out of range"))?,
+                issued: Timestamp::from_unix_seconds(*iat).ok_or(malformed("iat is out of range"))?,
+                scopes: *scopes,
+            },
             _ => return Err(malformed("the payload's fields do not fit the usage")),
         };
-        let (claims, key_id) = claims;
-        Ok(ParsedToken {
-            usage,
-            claims,
-            key_id,
-            signed,
-            signature: sig,
-        })
-    }
-
-    /// `pk`, `sk` or `tk`.
-    pub fn usage(&self) -> TokenUsage {
-        self.usage
-    }
-
-    /// The unverified claims.
-    pub fn claims(&self) -> &Claims {
-        &self.claims
-    }
-
-    /// Verifies the MAC with the key named in the payload, then a `tk`'s
-    /// lifetime.
-    pub fn verify(self, keys: &SigningKeys) -> Result<VerifiedToken, TokenStringError> {
-        let invalid = |reason, this: ParsedToken<'_>| TokenStringError::Invalid {
+        let invalid = |reason| TokenStringError::Invalid {
             reason,
-            usage: this.usage,
-            claims: Box::new(this.claims),
+            usage,
+            claims: Box::new(claims.to_owned_claims()),
         };
-        let Some(key) = keys.find(&self.key_id) else {
-            return Err(invalid("the signing key is not live", self));
+        let Some(key) = self.find(&json.k) else {
+            return Err(invalid("the signing key is not live"));
         };
-        if !key.verify(self.signed.as_bytes(), &self.signature) {
-            return Err(invalid("the signature does not verify", self));
+        if !key.verify(signed.as_bytes(), &sig) {
+            return Err(invalid("the signature does not verify"));
         }
-        if let Claims::Temporary { expires, issued, .. } = &self.claims {
+        if let ClaimsRef::Temporary { expires, issued, .. } = claims {
             let life = expires.unix_seconds().saturating_sub(issued.unix_seconds());
             if !(1..=MAX_TEMPORARY_LIFETIME_SECONDS).contains(&life) {
-                return Err(invalid("a tk token may live at most one hour", self));
+                return Err(invalid("a tk token may live at most one hour"));
             }
         }
-        Ok(VerifiedToken {
-            usage: self.usage,
-            claims: self.claims,
-        })
+        Ok(f(usage, claims))
     }
 }
 

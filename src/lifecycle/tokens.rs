@@ -16,7 +16,7 @@ use crate::lifecycle::change::{Change, Planned};
 use crate::lifecycle::error::TokenError;
 use crate::lifecycle::random::RandomSource;
 use crate::lifecycle::token_string::{
-    Claims, ParsedToken, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
+    Claims, ClaimsRef, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
 };
 use crate::token::{Timestamp, TokenPolicy, TokenPolicyError, TokenScope, TokenScopeSet, TokenUsage};
 
@@ -144,33 +144,46 @@ impl Account {
     }
 
     fn resolve(&self, keys: &SigningKeys, token: &str) -> Result<ResolvedToken<'_>, (Unresolved, Option<ParsedInfo>)> {
-        let parsed = ParsedToken::parse(token).map_err(|_| (Unresolved::Malformed, None))?;
-        let info = ParsedInfo {
-            usage: parsed.usage(),
-            claims: parsed.claims().clone(),
-        };
-        let verified = match parsed.verify(keys) {
-            Ok(v) => v,
-            Err(TokenStringError::Malformed { .. }) => return Err((Unresolved::Malformed, None)),
-            Err(_) => return Err((Unresolved::Invalid, Some(info))),
-        };
-        if verified.claims.user() != self.user() {
-            return Err((Unresolved::Invalid, Some(info)));
-        }
-        match &verified.claims {
-            Claims::Permanent { authorization, .. } => match self.token(authorization) {
-                Some(record) if record.policy.usage() == verified.usage => Ok(ResolvedToken::Permanent(record)),
-                Some(_) => Err((Unresolved::Invalid, Some(info))),
-                None if self.is_deleted_token(authorization) => Err((Unresolved::Revoked, Some(info))),
-                None => Err((Unresolved::Invalid, Some(info))),
-            },
-            Claims::Temporary { .. } => match verified.temporary_policy() {
-                Some(policy) => Ok(ResolvedToken::Temporary {
-                    policy,
-                    token: verified,
-                }),
-                None => Err((Unresolved::Invalid, Some(info))),
-            },
+        // The claims are borrowed from the decoded payload; they are copied
+        // only for a failure's retrieve answer or a `tk`'s own policy.
+        let outcome = keys.verify_with(token, |usage, claims| {
+            let fail = |why| {
+                Err((
+                    why,
+                    Some(ParsedInfo {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    }),
+                ))
+            };
+            if claims.user() != self.user() {
+                return fail(Unresolved::Invalid);
+            }
+            match claims {
+                ClaimsRef::Permanent { authorization, .. } => match self.token(authorization) {
+                    Some(record) if record.policy.usage() == usage => Ok(ResolvedToken::Permanent(record)),
+                    Some(_) => fail(Unresolved::Invalid),
+                    None if self.is_deleted_token(authorization) => fail(Unresolved::Revoked),
+                    None => fail(Unresolved::Invalid),
+                },
+                ClaimsRef::Temporary { .. } => {
+                    let token = VerifiedToken {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    };
+                    match token.temporary_policy() {
+                        Some(policy) => Ok(ResolvedToken::Temporary { policy, token }),
+                        None => fail(Unresolved::Invalid),
+                    }
+                }
+            }
+        });
+        match outcome {
+            Ok(resolved) => resolved,
+            Err(TokenStringError::Invalid { usage, claims, .. }) => {
+                Err((Unresolved::Invalid, Some(ParsedInfo { usage, claims: *claims })))
+            }
+            Err(_) => Err((Unresolved::Malformed, None)),
         }
     }
 
@@ -249,7 +262,21 @@ impl Account {
         }
     }
 
-    fn authorize(
+    /// Authenticates `actor` and checks that it holds `needs` (the owner
+    /// holds every scope): 401 or 404 as the Tokens API answers. The
+    /// operations call this first; it is public so that a caller who cannot
+    /// even read a request body still answers in the same order.
+    pub fn authorize(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        now: Timestamp,
+        needs: TokenScope,
+    ) -> Result<(), TokenError> {
+        self.powers(keys, actor, now, needs).map(|_| ())
+    }
+
+    fn powers(
         &self,
         keys: &SigningKeys,
         actor: Actor<'_>,
@@ -263,7 +290,8 @@ impl Account {
         Ok(powers)
     }
 
-    fn live_token(&self, id: &str) -> Result<&TokenRecord, TokenError> {
+    /// The live `pk`/`sk` token `id`, or 404 `Not found`.
+    pub fn live_token(&self, id: &str) -> Result<&TokenRecord, TokenError> {
         self.token(id).ok_or_else(|| TokenError::NotFound {
             id: Some(id.to_owned()),
         })
@@ -279,7 +307,7 @@ impl Account {
         now: Timestamp,
         rng: &mut dyn RandomSource,
     ) -> Result<Planned<CreatedToken>, TokenError> {
-        let powers = self.authorize(keys, actor, now, TokenScope::TokensWrite)?;
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
         if let Some(expires) = body.expires.clone() {
             return self.create_temporary(keys, actor, &powers, expires, body, now);
         }
@@ -387,7 +415,7 @@ impl Account {
         body: TokenBody,
         now: Timestamp,
     ) -> Result<Planned<TokenObject>, TokenError> {
-        let powers = self.authorize(keys, actor, now, TokenScope::TokensWrite)?;
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
         let record = self.live_token(id)?;
         if body.expires.is_some() {
             return Err(TokenError::FieldNotAllowed {
