@@ -70,6 +70,7 @@ mod hash;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod key;
+mod public_suffix;
 #[cfg(feature = "serde")]
 mod serde_util;
 mod syntax;

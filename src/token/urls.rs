@@ -13,7 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::FastMap;
+use crate::hash::{HashSeed, SeededMap};
+use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
 use crate::syntax::origin::{is_valid_scheme, parse_port, split_host_port, split_scheme, WebScheme};
 
@@ -62,6 +63,20 @@ pub enum AllowedUrlError {
     /// A backslash in the path, which browsers read as `/`.
     #[error("the path contains '\\'; write '/'")]
     Backslash,
+    /// The host is a public suffix (`com`, `co.uk`, `github.io`): the
+    /// entry would allow every site under it, since an entry allows its
+    /// subdomains. Single-label names the list does not have, such as
+    /// `localhost`, are allowed.
+    #[error(
+        "the host {host:?} is a public suffix (Public Suffix List, {section} section); \
+         the entry would allow every site under it"
+    )]
+    PublicSuffix {
+        /// The normalized host: the public suffix.
+        host: String,
+        /// The list's section: `ICANN` or `private`.
+        section: &'static str,
+    },
 }
 
 /// One `allowedUrls` entry, validated and normalized.
@@ -224,11 +239,18 @@ impl FromStr for AllowedUrl {
             Ok(NormalizedHost::Ip(_)) | Err(HostError::BadIp) => return Err(AllowedUrlError::IpAddress),
             Err(e) => return Err(AllowedUrlError::Host(e)),
         };
+        let path = normalize_path(path)?;
+        if let Some(section) = public_suffix_section(&host) {
+            return Err(AllowedUrlError::PublicSuffix {
+                host: host.into(),
+                section,
+            });
+        }
         Ok(AllowedUrl {
             scheme,
             host,
             port,
-            path: normalize_path(path)?,
+            path,
         })
     }
 }
@@ -278,20 +300,26 @@ impl fmt::Display for AllowedUrl {
     }
 }
 
-/// The compiled `allowedUrls` list: entries grouped by host.
-#[derive(Debug, Clone, Default)]
+/// The compiled `allowedUrls` list: entries grouped by host, in a map
+/// keyed by a seed drawn when the token policy is built.
+#[derive(Debug, Clone)]
 pub(crate) struct AllowedUrls {
     /// Entries in the order given, duplicates removed.
     entries: Vec<AllowedUrl>,
     /// Host → indexes into `entries`.
-    by_host: FastMap<Box<str>, Vec<usize>>,
+    by_host: SeededMap<Box<str>, Vec<usize>>,
     /// Bit `n` is set when some entry host has `n` labels (1..=127).
     label_counts: u128,
 }
 
 impl AllowedUrls {
+    /// Compiles `entries` under a freshly drawn seed.
     pub(crate) fn new(entries: impl IntoIterator<Item = AllowedUrl>) -> Self {
-        let mut list = AllowedUrls::default();
+        let mut list = AllowedUrls {
+            entries: Vec::new(),
+            by_host: SeededMap::new(HashSeed::random()),
+            label_counts: 0,
+        };
         for entry in entries {
             if list.entries.contains(&entry) {
                 continue;
@@ -299,8 +327,7 @@ impl AllowedUrls {
             let labels = entry.host.split('.').count();
             list.label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
             list.by_host
-                .entry(entry.host.clone())
-                .or_default()
+                .get_or_insert_with(entry.host.clone(), Vec::new)
                 .push(list.entries.len());
             list.entries.push(entry);
         }
@@ -313,6 +340,12 @@ impl AllowedUrls {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The seed the host map is keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        self.by_host.seed()
     }
 
     /// The entries whose host is `lower_host` (lower case, no trailing dot)
