@@ -416,6 +416,34 @@ mod tests {
             Err(AllowedDomainError::InvalidScheme("1http".into()))
         );
         assert_eq!(entry("exa%6dple.com"), Err(HostError::BadCharacter('%').into()));
+        for (wildcard, suffix, section) in [
+            ("*.co.uk", "co.uk", "ICANN"),
+            ("https://*.CO.UK.:443/x", "co.uk", "ICANN"),
+            ("*.github.io", "github.io", "private"),
+            ("*.s3.amazonaws.com", "s3.amazonaws.com", "private"),
+        ] {
+            assert_eq!(
+                entry(wildcard),
+                Err(AllowedDomainError::WildcardPublicSuffix {
+                    suffix: suffix.into(),
+                    section
+                }),
+                "{wildcard}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_suffixes_stay_allowed_as_exact_hosts_and_below_wildcards() {
+        assert_eq!(entry("github.io").unwrap(), "github.io");
+        assert_eq!(entry("co.uk").unwrap(), "co.uk");
+        assert_eq!(entry("*.example.co.uk").unwrap(), "*.example.co.uk");
+        assert_eq!(entry("*.alice.github.io").unwrap(), "*.alice.github.io");
+        let l = list(&["github.io", "*.example.co.uk"]);
+        assert_eq!(check(&l, "https://github.io"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://alice.github.io"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "https://a.example.co.uk"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://other.co.uk"), OriginMatch::NotAllowed);
     }
 
     #[test]

@@ -457,6 +457,29 @@ mod tests {
             ("example.com/./a", E::DotSegment),
             ("example.com/a/%2E%2e", E::DotSegment),
             ("example.com/a\\b", E::Backslash),
+            (
+                "com",
+                E::PublicSuffix {
+                    host: "com".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "HTTPS://Co.Uk.:8443/maps",
+                E::PublicSuffix {
+                    host: "co.uk".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "github.io",
+                E::PublicSuffix {
+                    host: "github.io".into(),
+                    section: "private",
+                },
+            ),
+            // A bad path is reported before the suffix.
+            ("com/a/../b", E::DotSegment),
         ];
         for (input, expected) in cases {
             assert_eq!(input.parse::<AllowedUrl>().as_ref(), Err(expected), "{input:?}");
@@ -521,6 +544,28 @@ mod tests {
         assert_eq!(found("x.other.net"), ["other.net"]);
         let deep = format!("{}example.com", "a.".repeat(120));
         assert_eq!(found(&deep), ["example.com"]);
+    }
+
+    #[test]
+    fn single_label_names_off_the_list_stay_allowed() {
+        for host in [
+            "localhost",
+            "intranet",
+            "localhost:3000/maps",
+            "alice.github.io",
+            "example.co.uk",
+        ] {
+            assert!(host.parse::<AllowedUrl>().is_ok(), "{host}");
+        }
+    }
+
+    #[test]
+    fn each_list_draws_its_own_seed() {
+        let build = || AllowedUrls::new(["example.com".parse::<AllowedUrl>().unwrap()]);
+        let (a, b) = (build(), build());
+        assert_ne!(a.seed().hash_bytes(b"example.com"), b.seed().hash_bytes(b"example.com"));
+        assert_eq!(a.candidates("x.example.com").count(), 1);
+        assert_eq!(b.candidates("x.example.com").count(), 1);
     }
 
     #[test]
