@@ -123,7 +123,7 @@ pub enum KeyPolicyError {
 /// allowed tilesets, validated and normalized when built.
 ///
 /// Build one with [`KeyPolicy::builder`] or deserialize it from JSON (with
-/// the `serde` feature); evaluate requests with [`evaluate_key`](crate::evaluate).
+/// the `serde` feature); evaluate requests with [`evaluate_key`](crate::evaluate_key).
 /// It is immutable, `Send` and `Sync`: share one behind an `Arc` and swap
 /// it on key rotation.
 #[derive(Debug, Clone, Default)]
