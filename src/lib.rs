@@ -98,6 +98,7 @@ pub mod http;
 pub mod key;
 pub mod lint;
 mod named;
+mod public_suffix;
 pub mod replay;
 #[cfg(feature = "serde")]
 mod serde_util;

@@ -10,7 +10,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::{FastSet, StrSet};
+use crate::hash::{HashSeed, IpSet, StrSet};
+use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
@@ -54,6 +55,19 @@ pub enum AllowedDomainError {
     /// The host part is invalid.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// A wildcard over a whole public suffix (`*.co.uk`, `*.github.io`):
+    /// anyone can register a site under it. List the sites instead; an
+    /// exact entry for the suffix itself (`github.io`) is allowed.
+    #[error(
+        "'*.{suffix}' would allow every site under {suffix:?}, a public suffix \
+         (Public Suffix List, {section} section); list your own sites instead"
+    )]
+    WildcardPublicSuffix {
+        /// The wildcard's base, normalized: the public suffix.
+        suffix: String,
+        /// The list's section: `ICANN` or `private`.
+        section: &'static str,
+    },
 }
 
 impl From<EntrySyntaxError<'_>> for AllowedDomainError {
@@ -121,7 +135,10 @@ impl FromStr for AllowedDomain {
             return match normalize_entry_host(suffix)? {
                 NormalizedHost::Ip(_) => Err(AllowedDomainError::WildcardIp),
                 NormalizedHost::Domain(d) if !d.contains('.') => Err(AllowedDomainError::WildcardTooBroad),
-                NormalizedHost::Domain(d) => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
+                NormalizedHost::Domain(d) => match public_suffix_section(&d) {
+                    Some(section) => Err(AllowedDomainError::WildcardPublicSuffix { suffix: d, section }),
+                    None => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
+                },
             };
         }
         if let Some(scheme) = app_scheme {
@@ -190,8 +207,9 @@ pub(crate) enum OriginMatch {
     Invalid,
 }
 
-/// The compiled `allowed_domains` list.
-#[derive(Debug, Clone, Default)]
+/// The compiled `allowed_domains` list. Its sets are keyed by the
+/// policy's [`HashSeed`].
+#[derive(Debug, Clone)]
 pub(crate) struct DomainAllowlist {
     /// Entries in the order given, duplicates removed (for display and JSON).
     entries: Vec<AllowedDomain>,
@@ -202,13 +220,27 @@ pub(crate) struct DomainAllowlist {
     /// no entry has cannot match, so it is not looked up: a denied host
     /// costs one lookup per useful suffix, not one per dot.
     wildcard_label_counts: u64,
-    ips: FastSet<IpAddr>,
+    ips: IpSet,
     apps: StrSet,
 }
 
+impl Default for DomainAllowlist {
+    fn default() -> Self {
+        DomainAllowlist::new([], &HashSeed::random())
+    }
+}
+
 impl DomainAllowlist {
-    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>) -> Self {
-        let mut list = DomainAllowlist::default();
+    /// Compiles `entries`, hashing them under `seed`.
+    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>, seed: &HashSeed) -> Self {
+        let mut list = DomainAllowlist {
+            entries: Vec::new(),
+            exact: StrSet::new(seed.clone()),
+            wildcards: StrSet::new(seed.clone()),
+            wildcard_label_counts: 0,
+            ips: IpSet::new(seed.clone()),
+            apps: StrSet::new(seed.clone()),
+        };
         for entry in entries {
             let fresh = match &entry.0 {
                 Entry::Domain(d) => list.exact.insert(d.clone()),
@@ -232,6 +264,12 @@ impl DomainAllowlist {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The seed the sets are keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        self.exact.seed()
     }
 
     /// Matches a parsed Origin. Allocation-free unless the host has a
@@ -302,7 +340,10 @@ mod tests {
     }
 
     fn list(entries: &[&str]) -> DomainAllowlist {
-        DomainAllowlist::new(entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()))
+        DomainAllowlist::new(
+            entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()),
+            &HashSeed::random(),
+        )
     }
 
     fn check(list: &DomainAllowlist, origin: &str) -> OriginMatch {
@@ -370,6 +411,34 @@ mod tests {
             Err(AllowedDomainError::InvalidScheme("1http".into()))
         );
         assert_eq!(entry("exa%6dple.com"), Err(HostError::BadCharacter('%').into()));
+        for (wildcard, suffix, section) in [
+            ("*.co.uk", "co.uk", "ICANN"),
+            ("https://*.CO.UK.:443/x", "co.uk", "ICANN"),
+            ("*.github.io", "github.io", "private"),
+            ("*.s3.amazonaws.com", "s3.amazonaws.com", "private"),
+        ] {
+            assert_eq!(
+                entry(wildcard),
+                Err(AllowedDomainError::WildcardPublicSuffix {
+                    suffix: suffix.into(),
+                    section
+                }),
+                "{wildcard}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_suffixes_stay_allowed_as_exact_hosts_and_below_wildcards() {
+        assert_eq!(entry("github.io").unwrap(), "github.io");
+        assert_eq!(entry("co.uk").unwrap(), "co.uk");
+        assert_eq!(entry("*.example.co.uk").unwrap(), "*.example.co.uk");
+        assert_eq!(entry("*.alice.github.io").unwrap(), "*.alice.github.io");
+        let l = list(&["github.io", "*.example.co.uk"]);
+        assert_eq!(check(&l, "https://github.io"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://alice.github.io"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "https://a.example.co.uk"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://other.co.uk"), OriginMatch::NotAllowed);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::StrSet;
+use crate::hash::{HashSeed, StrSet};
 
 /// What is wrong with an `allowed_tilesets` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -77,17 +77,29 @@ fn check_part(part: &str) -> Result<(), TilesetError> {
     Ok(())
 }
 
-/// The compiled `allowed_tilesets` list.
-#[derive(Debug, Clone, Default)]
+/// The compiled `allowed_tilesets` list. Its sets are keyed by the
+/// policy's [`HashSeed`].
+#[derive(Debug, Clone)]
 pub(crate) struct TilesetAllowlist {
     entries: Vec<TilesetPattern>,
     exact: StrSet,
     users: StrSet,
 }
 
+impl Default for TilesetAllowlist {
+    fn default() -> Self {
+        TilesetAllowlist::new([], &HashSeed::random())
+    }
+}
+
 impl TilesetAllowlist {
-    pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>) -> Self {
-        let mut list = TilesetAllowlist::default();
+    /// Compiles `entries`, hashing them under `seed`.
+    pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>, seed: &HashSeed) -> Self {
+        let mut list = TilesetAllowlist {
+            entries: Vec::new(),
+            exact: StrSet::new(seed.clone()),
+            users: StrSet::new(seed.clone()),
+        };
         for entry in entries {
             let fresh = if entry.whole_user {
                 let user = entry.text.strip_suffix(".*").unwrap_or(&entry.text);
@@ -108,6 +120,12 @@ impl TilesetAllowlist {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The seed the sets are keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        self.exact.seed()
     }
 
     /// Whether every part of a (possibly composite, comma-separated)
@@ -153,7 +171,7 @@ mod tests {
     use super::*;
 
     fn list(entries: &[&str]) -> TilesetAllowlist {
-        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()))
+        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()), &HashSeed::random())
     }
 
     #[test]

@@ -13,7 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::FastMap;
+use crate::hash::{HashSeed, SeededMap};
+use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
 use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
 use crate::syntax::referer::Referer;
@@ -66,6 +67,20 @@ pub enum AllowedUrlError {
     /// A backslash in the path, which browsers read as `/`.
     #[error("the path contains '\\'; write '/'")]
     Backslash,
+    /// The host is a public suffix (`com`, `co.uk`, `github.io`): the
+    /// entry would allow every site under it, since an entry allows its
+    /// subdomains. Single-label names the list does not have, such as
+    /// `localhost`, are allowed.
+    #[error(
+        "the host {host:?} is a public suffix (Public Suffix List, {section} section); \
+         the entry would allow every site under it"
+    )]
+    PublicSuffix {
+        /// The normalized host: the public suffix.
+        host: String,
+        /// The list's section: `ICANN` or `private`.
+        section: &'static str,
+    },
 }
 
 impl From<EntrySyntaxError<'_>> for AllowedUrlError {
@@ -228,11 +243,18 @@ impl FromStr for AllowedUrl {
             Ok(NormalizedHost::Ip(_)) | Err(HostError::BadIp) => return Err(AllowedUrlError::IpAddress),
             Err(e) => return Err(AllowedUrlError::Host(e)),
         };
+        let path = normalize_path(path)?;
+        if let Some(section) = public_suffix_section(&host) {
+            return Err(AllowedUrlError::PublicSuffix {
+                host: host.into(),
+                section,
+            });
+        }
         Ok(AllowedUrl {
             scheme,
             host,
             port,
-            path: normalize_path(path)?,
+            path,
         })
     }
 }
@@ -282,20 +304,26 @@ impl fmt::Display for AllowedUrl {
     }
 }
 
-/// The compiled `allowedUrls` list: entries grouped by host.
-#[derive(Debug, Clone, Default)]
+/// The compiled `allowedUrls` list: entries grouped by host, in a map
+/// keyed by a seed drawn when the token policy is built.
+#[derive(Debug, Clone)]
 pub(crate) struct AllowedUrls {
     /// Entries in the order given, duplicates removed.
     entries: Vec<AllowedUrl>,
     /// Host → indexes into `entries`.
-    by_host: FastMap<Box<str>, Vec<usize>>,
+    by_host: SeededMap<Box<str>, Vec<usize>>,
     /// Bit `n` is set when some entry host has `n` labels (1..=127).
     label_counts: u128,
 }
 
 impl AllowedUrls {
+    /// Compiles `entries` under a freshly drawn seed.
     pub(crate) fn new(entries: impl IntoIterator<Item = AllowedUrl>) -> Self {
-        let mut list = AllowedUrls::default();
+        let mut list = AllowedUrls {
+            entries: Vec::new(),
+            by_host: SeededMap::new(HashSeed::random()),
+            label_counts: 0,
+        };
         for entry in entries {
             if list.entries.contains(&entry) {
                 continue;
@@ -303,8 +331,7 @@ impl AllowedUrls {
             let labels = entry.host.split('.').count();
             list.label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
             list.by_host
-                .entry(entry.host.clone())
-                .or_default()
+                .get_or_insert_with(entry.host.clone(), Vec::new)
                 .push(list.entries.len());
             list.entries.push(entry);
         }
@@ -317,6 +344,12 @@ impl AllowedUrls {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The seed the host map is keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        self.by_host.seed()
     }
 
     /// The entries whose host is `lower_host` (lower case, no trailing dot)
@@ -511,6 +544,29 @@ mod tests {
             ("example.com/./a", E::DotSegment),
             ("example.com/a/%2E%2e", E::DotSegment),
             ("example.com/a\\b", E::Backslash),
+            (
+                "com",
+                E::PublicSuffix {
+                    host: "com".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "HTTPS://Co.Uk.:8443/maps",
+                E::PublicSuffix {
+                    host: "co.uk".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "github.io",
+                E::PublicSuffix {
+                    host: "github.io".into(),
+                    section: "private",
+                },
+            ),
+            // A bad path is reported before the suffix.
+            ("com/a/../b", E::DotSegment),
         ];
         for (input, expected) in cases {
             assert_eq!(input.parse::<AllowedUrl>().as_ref(), Err(expected), "{input:?}");
@@ -575,6 +631,28 @@ mod tests {
         assert_eq!(found("x.other.net"), ["other.net"]);
         let deep = format!("{}example.com", "a.".repeat(120));
         assert_eq!(found(&deep), ["example.com"]);
+    }
+
+    #[test]
+    fn single_label_names_off_the_list_stay_allowed() {
+        for host in [
+            "localhost",
+            "intranet",
+            "localhost:3000/maps",
+            "alice.github.io",
+            "example.co.uk",
+        ] {
+            assert!(host.parse::<AllowedUrl>().is_ok(), "{host}");
+        }
+    }
+
+    #[test]
+    fn each_list_draws_its_own_seed() {
+        let build = || AllowedUrls::new(["example.com".parse::<AllowedUrl>().unwrap()]);
+        let (a, b) = (build(), build());
+        assert_ne!(a.seed().hash_bytes(b"example.com"), b.seed().hash_bytes(b"example.com"));
+        assert_eq!(a.candidates("x.example.com").count(), 1);
+        assert_eq!(b.candidates("x.example.com").count(), 1);
     }
 
     #[test]
