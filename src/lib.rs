@@ -96,6 +96,9 @@ mod hash;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod key;
+#[cfg(feature = "lifecycle")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lifecycle")))]
+pub mod lifecycle;
 pub mod lint;
 mod named;
 mod public_suffix;

@@ -1,0 +1,554 @@
+//! Tokens API operations. An [`Actor`] is the owner (the console, who may
+//! grant any scope) or a token string (bound by its own scopes).
+//!
+//! Checks run in this order, so the answer never reveals more than the
+//! actor may know: the actor's string (401 `Unauthorized`), its
+//! `tokens:write`/`tokens:read` scope (404 `Not found`), the id (404),
+//! then the body (422).
+
+use std::borrow::Cow;
+
+use crate::lifecycle::account::{default_token_policy, Account, TokenRecord};
+use crate::lifecycle::body::{
+    scope_names, CreatedToken, RetrieveBody, RetrieveCode, RetrievedToken, TemporaryTokenObject, TokenObject,
+};
+use crate::lifecycle::change::{Change, Planned};
+use crate::lifecycle::error::TokenError;
+use crate::lifecycle::random::RandomSource;
+use crate::lifecycle::token_string::{
+    Claims, ClaimsRef, SigningKeys, TokenStringError, VerifiedToken, MAX_TEMPORARY_LIFETIME_SECONDS,
+};
+use crate::token::{Timestamp, TokenPolicy, TokenPolicyError, TokenScope, TokenScopeSet, TokenUsage};
+
+/// Who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// The account holder in the console: may grant any scope, cannot
+    /// create `tk` tokens (an API feature).
+    Owner,
+    /// A token string, through the Tokens API.
+    Token(&'a str),
+}
+
+/// The body of a create or update: `{"note"?, "scopes"?, "allowedUrls"?,
+/// "expires"?}`, unknown fields refused. A create with `expires` asks for
+/// a `tk`; without, for a `pk` (public scopes only) or `sk` (any secret
+/// scope), and needs `scopes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// A free-text note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Scope names.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// URL restrictions.
+    #[serde(default, rename = "allowedUrls")]
+    pub allowed_urls: Option<Vec<String>>,
+    /// A `tk`'s expiry, RFC 3339.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// An authenticated actor's powers.
+struct Powers {
+    scopes: Option<TokenScopeSet>,
+    /// A `tk` actor's expiry.
+    expires: Option<Timestamp>,
+}
+
+impl Powers {
+    fn holds(&self, scope: TokenScope) -> bool {
+        self.scopes.is_none_or(|s| s.contains(scope))
+    }
+}
+
+fn parse_scopes(names: &[String]) -> Result<TokenScopeSet, TokenError> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            name.parse::<TokenScope>()
+                .map_err(|source| TokenError::Policy(TokenPolicyError::UnknownKeyScope { index, source }))
+        })
+        .collect()
+}
+
+impl TokenRecord {
+    /// The token object; `token` is included when `with_string` (the
+    /// string is re-derived by signing: it is never stored).
+    pub fn object(&self, user: &str, keys: &SigningKeys, with_string: bool) -> TokenObject {
+        let token = with_string.then(|| {
+            keys.sign(
+                self.policy.usage(),
+                &Claims::Permanent {
+                    user: user.to_owned(),
+                    authorization: self.id.clone(),
+                },
+            )
+        });
+        TokenObject {
+            id: self.id.clone(),
+            usage: self.policy.usage(),
+            client: "api",
+            default: self.policy.is_default(),
+            scopes: scope_names(self.policy.scopes()),
+            note: self.policy.note().map(str::to_owned),
+            created: self.created,
+            modified: self.modified,
+            allowed_urls: self.policy.allowed_urls().iter().map(ToString::to_string).collect(),
+            token,
+        }
+    }
+}
+
+/// A token string resolved against the account.
+#[derive(Debug, Clone)]
+pub enum ResolvedToken<'a> {
+    /// A live `pk`/`sk` token.
+    Permanent(&'a TokenRecord),
+    /// A verified `tk` (not checked for expiry: evaluation does that with
+    /// the request's time).
+    Temporary {
+        /// Its policy, from the string alone.
+        policy: TokenPolicy,
+        /// What it says.
+        token: VerifiedToken,
+    },
+}
+
+impl ResolvedToken<'_> {
+    /// The policy to evaluate requests with.
+    pub fn policy(&self) -> Cow<'_, TokenPolicy> {
+        match self {
+            ResolvedToken::Permanent(record) => Cow::Borrowed(&record.policy),
+            ResolvedToken::Temporary { policy, .. } => Cow::Borrowed(policy),
+        }
+    }
+}
+
+/// Why a string does not resolve to a usable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unresolved {
+    Malformed,
+    Invalid,
+    Revoked,
+}
+
+impl Account {
+    /// Resolves a token string: verified, this account's, and (for
+    /// `pk`/`sk`) live. Expiry of a `tk` is left to evaluation.
+    pub fn resolve_token(&self, keys: &SigningKeys, token: &str) -> Option<ResolvedToken<'_>> {
+        self.resolve(keys, token).ok()
+    }
+
+    fn resolve(&self, keys: &SigningKeys, token: &str) -> Result<ResolvedToken<'_>, (Unresolved, Option<ParsedInfo>)> {
+        // The claims are borrowed from the decoded payload; they are copied
+        // only for a failure's retrieve answer or a `tk`'s own policy.
+        let outcome = keys.verify_with(token, |usage, claims| {
+            let fail = |why| {
+                Err((
+                    why,
+                    Some(ParsedInfo {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    }),
+                ))
+            };
+            if claims.user() != self.user() {
+                return fail(Unresolved::Invalid);
+            }
+            match claims {
+                ClaimsRef::Permanent { authorization, .. } => match self.token(authorization) {
+                    Some(record) if record.policy.usage() == usage => Ok(ResolvedToken::Permanent(record)),
+                    Some(_) => fail(Unresolved::Invalid),
+                    None if self.is_deleted_token(authorization) => fail(Unresolved::Revoked),
+                    None => fail(Unresolved::Invalid),
+                },
+                ClaimsRef::Temporary { .. } => {
+                    let token = VerifiedToken {
+                        usage,
+                        claims: claims.to_owned_claims(),
+                    };
+                    match token.temporary_policy() {
+                        Some(policy) => Ok(ResolvedToken::Temporary { policy, token }),
+                        None => fail(Unresolved::Invalid),
+                    }
+                }
+            }
+        });
+        match outcome {
+            Ok(resolved) => resolved,
+            Err(TokenStringError::Invalid { usage, claims, .. }) => {
+                Err((Unresolved::Invalid, Some(ParsedInfo { usage, claims: *claims })))
+            }
+            Err(_) => Err((Unresolved::Malformed, None)),
+        }
+    }
+
+    /// `GET /tokens/v2?access_token=T`: the verdict on a string at `now`.
+    pub fn retrieve_token(&self, keys: &SigningKeys, token: &str, now: Timestamp) -> RetrieveBody {
+        let (code, info) = match self.resolve(keys, token) {
+            Ok(ResolvedToken::Permanent(record)) => (
+                RetrieveCode::TokenValid,
+                ParsedInfo {
+                    usage: record.policy.usage(),
+                    claims: Claims::Permanent {
+                        user: self.user().to_owned(),
+                        authorization: record.id.clone(),
+                    },
+                },
+            ),
+            Ok(ResolvedToken::Temporary { token, .. }) => {
+                let expired = matches!(&token.claims, Claims::Temporary { expires, .. } if *expires <= now);
+                let code = if expired {
+                    RetrieveCode::TokenExpired
+                } else {
+                    RetrieveCode::TokenValid
+                };
+                (
+                    code,
+                    ParsedInfo {
+                        usage: token.usage,
+                        claims: token.claims,
+                    },
+                )
+            }
+            Err((why, info)) => {
+                let code = match why {
+                    Unresolved::Malformed => RetrieveCode::TokenMalformed,
+                    Unresolved::Invalid => RetrieveCode::TokenInvalid,
+                    Unresolved::Revoked => RetrieveCode::TokenRevoked,
+                };
+                return RetrieveBody {
+                    code,
+                    token: info.map(ParsedInfo::retrieved),
+                };
+            }
+        };
+        RetrieveBody {
+            code,
+            token: Some(info.retrieved()),
+        }
+    }
+
+    fn authenticate(&self, keys: &SigningKeys, actor: Actor<'_>, now: Timestamp) -> Result<Powers, TokenError> {
+        let token = match actor {
+            Actor::Owner => {
+                return Ok(Powers {
+                    scopes: None,
+                    expires: None,
+                })
+            }
+            Actor::Token(token) => token,
+        };
+        let unauthorized = |reason| TokenError::Unauthorized { reason };
+        match self.resolve(keys, token) {
+            Ok(ResolvedToken::Permanent(record)) => Ok(Powers {
+                scopes: Some(record.policy.scopes()),
+                expires: None,
+            }),
+            Ok(ResolvedToken::Temporary { policy, .. }) => match policy.expires() {
+                Some(expires) if now < expires => Ok(Powers {
+                    scopes: Some(policy.scopes()),
+                    expires: Some(expires),
+                }),
+                _ => Err(unauthorized("the actor tk token has expired")),
+            },
+            Err((Unresolved::Malformed, _)) => Err(unauthorized("the actor token is malformed")),
+            Err((Unresolved::Invalid, _)) => Err(unauthorized("the actor token does not verify")),
+            Err((Unresolved::Revoked, _)) => Err(unauthorized("the actor token was deleted")),
+        }
+    }
+
+    /// Authenticates `actor` and checks that it holds `needs` (the owner
+    /// holds every scope): 401 or 404 as the Tokens API answers. The
+    /// operations call this first; it is public so that a caller who cannot
+    /// even read a request body still answers in the same order.
+    pub fn authorize(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        now: Timestamp,
+        needs: TokenScope,
+    ) -> Result<(), TokenError> {
+        self.powers(keys, actor, now, needs).map(|_| ())
+    }
+
+    fn powers(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        now: Timestamp,
+        needs: TokenScope,
+    ) -> Result<Powers, TokenError> {
+        let powers = self.authenticate(keys, actor, now)?;
+        if !powers.holds(needs) {
+            return Err(TokenError::NotFound { id: None });
+        }
+        Ok(powers)
+    }
+
+    /// The live `pk`/`sk` token `id`, or 404 `Not found`.
+    pub fn live_token(&self, id: &str) -> Result<&TokenRecord, TokenError> {
+        self.token(id).ok_or_else(|| TokenError::NotFound {
+            id: Some(id.to_owned()),
+        })
+    }
+
+    /// Creates a `pk`/`sk` token (`{note?, scopes, allowedUrls?}`) or, with
+    /// `expires`, a `tk` (`{expires, scopes}`).
+    pub fn create_token(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        body: TokenBody,
+        now: Timestamp,
+        rng: &mut dyn RandomSource,
+    ) -> Result<Planned<CreatedToken>, TokenError> {
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
+        if let Some(expires) = body.expires.clone() {
+            return self.create_temporary(keys, actor, &powers, expires, body, now);
+        }
+        if powers.expires.is_some() {
+            return Err(TokenError::PermanentByTemporary);
+        }
+        let names = body.scopes.ok_or(TokenError::ScopesRequired)?;
+        let scopes = parse_scopes(&names)?;
+        if let Some(scope) = scopes.iter().find(|&s| !powers.holds(s)) {
+            return Err(TokenError::ScopesInvalid { scope });
+        }
+        let usage = if scopes.has_secret() {
+            TokenUsage::Secret
+        } else {
+            TokenUsage::Public
+        };
+        let mut builder = TokenPolicy::builder(usage)
+            .scopes(scopes.iter())
+            .allowed_urls(body.allowed_urls.unwrap_or_default());
+        if let Some(note) = body.note {
+            builder = builder.note(note);
+        }
+        let policy = builder.build()?;
+        let id = self.new_id(rng)?;
+        let record = TokenRecord::new(&id, policy.clone(), now);
+        Ok(Planned {
+            change: Some(Change::TokenCreated { id, policy, at: now }),
+            answer: CreatedToken::Permanent(record.object(self.user(), keys, true)),
+        })
+    }
+
+    fn create_temporary(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        powers: &Powers,
+        expires: String,
+        body: TokenBody,
+        now: Timestamp,
+    ) -> Result<Planned<CreatedToken>, TokenError> {
+        if actor == Actor::Owner {
+            return Err(TokenError::TemporaryByOwner);
+        }
+        if let Some(value) = body.allowed_urls.as_ref().and_then(|urls| urls.first()) {
+            return Err(TokenError::Policy(TokenPolicyError::TemporaryTokenAllowedUrls {
+                index: 0,
+                value: value.clone(),
+            }));
+        }
+        if body.note.is_some() {
+            return Err(TokenError::FieldNotAllowed {
+                field: "note",
+                context: "on a tk token",
+            });
+        }
+        let expires: Timestamp = expires
+            .parse()
+            .map_err(|_| TokenError::InvalidExpires { value: expires.clone() })?;
+        // The payload holds whole seconds: judge the instants it will hold.
+        let issued_s = now.unix_seconds();
+        let expires_s = expires.unix_seconds();
+        if expires <= now || expires_s <= issued_s {
+            return Err(TokenError::ExpiresInPast { expires });
+        }
+        if expires_s - issued_s > MAX_TEMPORARY_LIFETIME_SECONDS {
+            return Err(TokenError::ExpiresTooFar { expires });
+        }
+        if let Some(actor_expires) = powers.expires {
+            if expires_s > actor_expires.unix_seconds() {
+                return Err(TokenError::ExpiresAfterActor { expires, actor_expires });
+            }
+        }
+        let names = body.scopes.ok_or(TokenError::ScopesRequired)?;
+        let scopes = parse_scopes(&names)?;
+        if let Some(scope) = scopes.iter().find(|&s| !powers.holds(s)) {
+            return Err(TokenError::ScopesInvalid { scope });
+        }
+        let (Some(issued), Some(expires)) = (
+            Timestamp::from_unix_seconds(issued_s),
+            Timestamp::from_unix_seconds(expires_s),
+        ) else {
+            return Err(TokenError::ExpiresTooFar { expires });
+        };
+        let token = keys.sign(
+            TokenUsage::Temporary,
+            &Claims::Temporary {
+                user: self.user().to_owned(),
+                expires,
+                issued,
+                scopes,
+            },
+        );
+        Ok(Planned {
+            change: None,
+            answer: CreatedToken::Temporary(TemporaryTokenObject { token, expires }),
+        })
+    }
+
+    /// Updates a `pk`/`sk` token's note, scopes and URL restrictions.
+    pub fn update_token(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        id: &str,
+        body: TokenBody,
+        now: Timestamp,
+    ) -> Result<Planned<TokenObject>, TokenError> {
+        let powers = self.powers(keys, actor, now, TokenScope::TokensWrite)?;
+        let record = self.live_token(id)?;
+        if body.expires.is_some() {
+            return Err(TokenError::FieldNotAllowed {
+                field: "expires",
+                context: "on an update: only tk tokens expire, and they cannot be updated",
+            });
+        }
+        let current = &record.policy;
+        let scopes = match &body.scopes {
+            Some(names) => {
+                let scopes = parse_scopes(names)?;
+                if current.scopes().is_empty() && !scopes.is_empty() {
+                    return Err(TokenError::ScopesOnScopelessToken);
+                }
+                if let Some(scope) = scopes.iter().find(|&s| !powers.holds(s)) {
+                    return Err(TokenError::ScopesInvalid { scope });
+                }
+                scopes
+            }
+            None => current.scopes(),
+        };
+        let urls: Vec<String> = match body.allowed_urls {
+            Some(urls) => urls,
+            None => current.allowed_urls().iter().map(ToString::to_string).collect(),
+        };
+        let mut builder = TokenPolicy::builder(current.usage())
+            .scopes(scopes.iter())
+            .allowed_urls(urls)
+            .default_token(current.is_default());
+        if let Some(note) = body.note.or_else(|| current.note().map(str::to_owned)) {
+            builder = builder.note(note);
+        }
+        let policy = builder.build()?;
+        let updated = TokenRecord {
+            policy: policy.clone(),
+            modified: now,
+            ..record.clone()
+        };
+        let with_string = policy.usage() == TokenUsage::Public;
+        Ok(Planned {
+            change: Some(Change::TokenUpdated {
+                id: id.to_owned(),
+                policy,
+                at: now,
+            }),
+            answer: updated.object(self.user(), keys, with_string),
+        })
+    }
+
+    /// Deletes a `pk`/`sk` token for good. Deleting the default token
+    /// generates a new default token (new id, new string); the answer is
+    /// empty either way (204), and the new default is found by listing.
+    pub fn delete_token(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        id: &str,
+        now: Timestamp,
+        rng: &mut dyn RandomSource,
+    ) -> Result<Planned<()>, TokenError> {
+        self.authorize(keys, actor, now, TokenScope::TokensWrite)?;
+        let record = self.live_token(id)?;
+        let change = if record.policy.is_default() {
+            Change::DefaultTokenReplaced {
+                deleted: id.to_owned(),
+                id: self.new_id(rng)?,
+                policy: default_token_policy()?,
+                at: now,
+            }
+        } else {
+            Change::TokenDeleted {
+                id: id.to_owned(),
+                at: now,
+            }
+        };
+        Ok(Planned {
+            change: Some(change),
+            answer: (),
+        })
+    }
+
+    /// Lists every `pk`/`sk` token, oldest first; a `pk`'s string is
+    /// included, an `sk`'s never (shown once, at creation). `tk` tokens are
+    /// not state and never listed.
+    pub fn list_tokens(
+        &self,
+        keys: &SigningKeys,
+        actor: Actor<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<TokenObject>, TokenError> {
+        self.authorize(keys, actor, now, TokenScope::TokensRead)?;
+        Ok(self
+            .tokens()
+            .into_iter()
+            .map(|t| t.object(self.user(), keys, t.policy.usage() == TokenUsage::Public))
+            .collect())
+    }
+
+    /// The current default token's string.
+    pub fn default_token_string(&self, keys: &SigningKeys) -> Option<String> {
+        self.default_token()
+            .and_then(|t| t.object(self.user(), keys, true).token)
+    }
+}
+
+/// What a parseable string says, verified or not.
+#[derive(Debug, Clone)]
+struct ParsedInfo {
+    usage: TokenUsage,
+    claims: Claims,
+}
+
+impl ParsedInfo {
+    fn retrieved(self) -> RetrievedToken {
+        match self.claims {
+            Claims::Permanent { user, authorization } => RetrievedToken::Permanent {
+                usage: self.usage,
+                user,
+                authorization,
+            },
+            Claims::Temporary {
+                user,
+                expires,
+                issued,
+                scopes,
+            } => RetrievedToken::Temporary {
+                usage: self.usage,
+                user,
+                expires,
+                created: issued,
+                scopes: scope_names(scopes),
+                client: "api",
+            },
+        }
+    }
+}
