@@ -25,6 +25,11 @@ use foldhash::SharedSeed;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
+/// How many entries an allowlist matches by scanning before it builds
+/// hash sets. At this size a scan is as fast as a seeded hash lookup,
+/// and a short list's sets would cost more memory than its entries.
+pub(crate) const SMALL_LIST: usize = 8;
+
 /// The secret key of one policy's hash tables.
 ///
 /// Where it comes from: [`HashSeed::random`] hashes a process-wide counter

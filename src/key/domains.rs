@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::{HashSeed, IpSet, StrSet};
+use crate::hash::{HashSeed, IpSet, StrSet, SMALL_LIST};
 use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
@@ -207,12 +207,25 @@ pub(crate) enum OriginMatch {
     Invalid,
 }
 
-/// The compiled `allowed_domains` list. Its sets are keyed by the
-/// policy's [`HashSeed`].
+/// The compiled `allowed_domains` list.
+///
+/// Most keys list a handful of domains, so a short list is matched by
+/// scanning its entries (no hash table, no second copy of any string:
+/// a few comparisons cost less than one hash). Past [`SMALL_LIST`]
+/// entries, seeded hash sets are built beside them, so that matching
+/// stays one lookup per label boundary however long the list grows.
 #[derive(Debug, Clone)]
 pub(crate) struct DomainAllowlist {
-    /// Entries in the order given, duplicates removed (for display and JSON).
-    entries: Vec<AllowedDomain>,
+    /// Entries in the order given, duplicates removed (for display, JSON
+    /// and the scan).
+    entries: Box<[AllowedDomain]>,
+    /// The hash sets of a long list; `None` for a short one.
+    index: Option<Box<DomainIndex>>,
+}
+
+/// The seeded hash sets of a long domain list.
+#[derive(Debug, Clone)]
+struct DomainIndex {
     exact: StrSet,
     wildcards: StrSet,
     /// Bit `n` is set when some wildcard entry's domain has `n` labels
@@ -226,36 +239,63 @@ pub(crate) struct DomainAllowlist {
 
 impl Default for DomainAllowlist {
     fn default() -> Self {
-        DomainAllowlist::new([], &HashSeed::random())
+        DomainAllowlist {
+            entries: Box::new([]),
+            index: None,
+        }
     }
 }
 
-impl DomainAllowlist {
-    /// Compiles `entries`, hashing them under `seed`.
-    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>, seed: &HashSeed) -> Self {
-        let mut list = DomainAllowlist {
-            entries: Vec::new(),
+impl DomainIndex {
+    fn new(seed: &HashSeed) -> Self {
+        DomainIndex {
             exact: StrSet::new(seed.clone()),
             wildcards: StrSet::new(seed.clone()),
             wildcard_label_counts: 0,
             ips: IpSet::new(seed.clone()),
             apps: StrSet::new(seed.clone()),
-        };
-        for entry in entries {
-            let fresh = match &entry.0 {
-                Entry::Domain(d) => list.exact.insert(d.clone()),
-                Entry::Wildcard(d) => {
-                    list.wildcard_label_counts |= label_count_bit(d);
-                    list.wildcards.insert(d.clone())
-                }
-                Entry::Ip(ip) => list.ips.insert(*ip),
-                Entry::App(a) => list.apps.insert(a.clone()),
-            };
-            if fresh {
-                list.entries.push(entry);
-            }
         }
-        list
+    }
+
+    /// Adds an entry; false when an equal one is already there.
+    fn insert(&mut self, entry: &Entry) -> bool {
+        match entry {
+            Entry::Domain(d) => self.exact.insert(d.clone()),
+            Entry::Wildcard(d) => {
+                self.wildcard_label_counts |= label_count_bit(d);
+                self.wildcards.insert(d.clone())
+            }
+            Entry::Ip(ip) => self.ips.insert(*ip),
+            Entry::App(a) => self.apps.insert(a.clone()),
+        }
+    }
+}
+
+impl DomainAllowlist {
+    /// Compiles `entries`; a long list's hash sets are keyed by `seed`.
+    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>, seed: &HashSeed) -> Self {
+        let entries: Vec<AllowedDomain> = entries.into_iter().collect();
+        if entries.len() <= SMALL_LIST {
+            // Duplicates of a short list are found by scanning it.
+            let mut kept: Vec<AllowedDomain> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if !kept.contains(&entry) {
+                    kept.push(entry);
+                }
+            }
+            return DomainAllowlist {
+                entries: kept.into_boxed_slice(),
+                index: None,
+            };
+        }
+        // A long list's duplicates are found by its sets, in O(1) each; if
+        // enough of them were duplicates, the rest is short after all.
+        let mut index = DomainIndex::new(seed);
+        let kept: Vec<AllowedDomain> = entries.into_iter().filter(|entry| index.insert(&entry.0)).collect();
+        DomainAllowlist {
+            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
+            entries: kept.into_boxed_slice(),
+        }
     }
 
     pub(crate) fn entries(&self) -> &[AllowedDomain] {
@@ -266,14 +306,73 @@ impl DomainAllowlist {
         self.entries.is_empty()
     }
 
-    /// The seed the sets are keyed by.
+    /// The seed the sets are keyed by, for a long list.
     #[cfg(test)]
-    pub(crate) fn seed(&self) -> &HashSeed {
-        self.exact.seed()
+    pub(crate) fn seed(&self) -> Option<&HashSeed> {
+        self.index.as_ref().map(|index| index.exact.seed())
+    }
+
+    /// Whether the Origin's app-scheme `scheme://host` (lower case) is listed.
+    fn has_app(&self, lower: &str) -> bool {
+        match &self.index {
+            Some(index) => index.apps.contains(lower),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::App(a) if **a == *lower)),
+        }
+    }
+
+    fn has_ip(&self, ip: &IpAddr) -> bool {
+        match &self.index {
+            Some(index) => index.ips.contains(ip),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::Ip(listed) if listed == ip)),
+        }
+    }
+
+    /// Whether the `www.`-folded, lower-case host is an exact entry.
+    fn has_exact(&self, folded: &str) -> bool {
+        match &self.index {
+            Some(index) => index.exact.contains(folded),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::Domain(d) if **d == *folded)),
+        }
+    }
+
+    /// Whether a wildcard entry covers the lower-case host: some suffix of
+    /// it after a dot is the wildcard's domain.
+    fn has_wildcard_for(&self, lower: &str) -> bool {
+        match &self.index {
+            Some(index) => {
+                !index.wildcards.is_empty() && {
+                    // Each suffix after a dot, with its label count.
+                    let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
+                    lower.match_indices('.').any(|(dot, _)| {
+                        labels -= 1;
+                        index.wildcard_label_counts & label_count_bit_of(labels) != 0
+                            && lower
+                                .get(dot + 1..)
+                                .is_some_and(|suffix| index.wildcards.contains(suffix))
+                    })
+                }
+            }
+            None => self.entries.iter().any(|e| match &e.0 {
+                Entry::Wildcard(d) => lower
+                    .len()
+                    .checked_sub(d.len() + 1)
+                    .is_some_and(|dot| lower.as_bytes().get(dot) == Some(&b'.') && lower.get(dot + 1..) == Some(&**d)),
+                _ => false,
+            }),
+        }
     }
 
     /// Matches a parsed Origin. Allocation-free unless the host has a
-    /// punycode label that the exact set does not hold.
+    /// punycode label that no exact entry holds.
     pub(crate) fn match_origin(&self, origin: &Origin<'_>) -> OriginMatch {
         let verdict = |hit: bool| {
             if hit {
@@ -284,7 +383,7 @@ impl DomainAllowlist {
         };
         let mut buf = None;
         if !origin.is_web() {
-            if LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.apps.contains(key)) {
+            if LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.has_app(key)) {
                 return OriginMatch::Allowed;
             }
             // Entries were validated when built, so only a miss can be invalid.
@@ -295,7 +394,7 @@ impl DomainAllowlist {
             };
         }
         let name = match origin.host {
-            HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
+            HostRef::Ip(ip) => return verdict(self.has_ip(&ip)),
             HostRef::Domain(d) => d,
         };
         // The parser noted whether the name has upper case: only then is it
@@ -308,21 +407,11 @@ impl DomainAllowlist {
         let Some(lower) = lower else {
             return OriginMatch::Invalid;
         };
-        if self.exact.contains(fold_www(lower)) {
+        if self.has_exact(fold_www(lower)) {
             // Entries were validated when built, so a hit needs no IDNA check.
             return OriginMatch::Allowed;
         }
-        let wildcard_hit = !self.wildcards.is_empty() && {
-            // Each suffix after a dot, with its label count.
-            let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
-            lower.match_indices('.').any(|(dot, _)| {
-                labels -= 1;
-                self.wildcard_label_counts & label_count_bit_of(labels) != 0
-                    && lower
-                        .get(dot + 1..)
-                        .is_some_and(|suffix| self.wildcards.contains(suffix))
-            })
-        };
+        let wildcard_hit = self.has_wildcard_for(lower);
         if !origin.idna_is_valid() {
             return OriginMatch::Invalid;
         }

@@ -252,6 +252,7 @@ impl KeyPolicyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::SMALL_LIST;
     use crate::syntax::host::HostError;
 
     #[test]
@@ -330,20 +331,51 @@ mod tests {
 
     #[test]
     fn each_policy_draws_its_own_seed_and_keeps_it() {
+        // Lists long enough to be hashed (a short list is scanned).
+        let domains: Vec<String> = (0..=SMALL_LIST).map(|i| format!("d{i}.example.com")).collect();
+        let tilesets: Vec<String> = (0..=SMALL_LIST).map(|i| format!("alice.t{i}")).collect();
         let build = || {
             KeyPolicy::builder()
-                .allowed_domains(["example.com", "*.example.org"])
-                .allowed_tilesets(["alice.streets"])
+                .allowed_domains(domains.iter().cloned())
+                .allowed_tilesets(tilesets.iter().cloned())
                 .build()
                 .unwrap()
         };
         let (a, b) = (build(), build());
-        let hash = |p: &KeyPolicy| p.domains.seed().hash_bytes(b"example.com");
+        let hash = |p: &KeyPolicy| p.domains.seed().unwrap().hash_bytes(b"example.com");
         assert_ne!(hash(&a), hash(&b), "two builds of one policy must not share a seed");
         // One seed per policy, for domains and tilesets alike.
-        assert_eq!(hash(&a), a.tilesets.seed().hash_bytes(b"example.com"));
+        assert_eq!(hash(&a), a.tilesets.seed().unwrap().hash_bytes(b"example.com"));
         // A clone is the same compiled policy: same seed, same decisions.
         assert_eq!(hash(&a), hash(&a.clone()));
+    }
+
+    /// Short lists are scanned and hold no hash table (the memory of a
+    /// million typical keys); a list one entry longer is hashed. Both
+    /// answer alike: the rules tests and properties run on both shapes.
+    #[test]
+    fn short_lists_are_scanned_and_long_lists_hashed() {
+        let short = KeyPolicy::builder()
+            .allowed_domains(["example.com", "*.example.org", "127.0.0.1", "capacitor://localhost"])
+            .allowed_tilesets(["alice.streets", "bob.*"])
+            .build()
+            .unwrap();
+        assert!(short.domains.seed().is_none() && short.tilesets.seed().is_none());
+        let domains: Vec<String> = (0..=SMALL_LIST).map(|i| format!("d{i}.example.com")).collect();
+        let long = KeyPolicy::builder().allowed_domains(domains).build().unwrap();
+        assert!(long.domains.seed().is_some());
+        // Duplicates do not count: nine spellings of one entry are short.
+        let same = KeyPolicy::builder()
+            .allowed_domains((0..=SMALL_LIST).map(|_| "https://www.example.com"))
+            .build()
+            .unwrap();
+        assert_eq!(same.allowed_domains().len(), 1);
+        assert!(same.domains.seed().is_none());
+        assert!(
+            std::mem::size_of::<KeyPolicy>() <= 64,
+            "{}",
+            std::mem::size_of::<KeyPolicy>()
+        );
     }
 
     #[test]

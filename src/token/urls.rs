@@ -13,7 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::{HashSeed, SeededMap};
+use crate::hash::{HashSeed, SeededMap, SMALL_LIST};
 use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
 use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
@@ -304,38 +304,45 @@ impl fmt::Display for AllowedUrl {
     }
 }
 
-/// The compiled `allowedUrls` list: entries grouped by host, in a map
-/// keyed by a seed drawn when the token policy is built.
-#[derive(Debug, Clone)]
+/// The compiled `allowedUrls` list: scanned while short, with a seeded
+/// host map beside it once longer than [`SMALL_LIST`] (as a key's
+/// `allowed_domains`).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct AllowedUrls {
     /// Entries in the order given, duplicates removed.
-    entries: Vec<AllowedUrl>,
-    /// Host → indexes into `entries`.
-    by_host: SeededMap<Box<str>, Vec<usize>>,
+    entries: Box<[AllowedUrl]>,
     /// Bit `n` is set when some entry host has `n` labels (1..=127).
     label_counts: u128,
+    /// Host → indexes into `entries`, for a long list; `None` for a short one.
+    by_host: Option<Box<SeededMap<Box<str>, Vec<usize>>>>,
 }
 
 impl AllowedUrls {
-    /// Compiles `entries` under a freshly drawn seed.
+    /// Compiles `entries`; a long list's map is keyed by a freshly drawn seed.
     pub(crate) fn new(entries: impl IntoIterator<Item = AllowedUrl>) -> Self {
-        let mut list = AllowedUrls {
-            entries: Vec::new(),
-            by_host: SeededMap::new(HashSeed::random()),
-            label_counts: 0,
-        };
+        // At most MAX_ALLOWED_URLS (100) entries: a scan for duplicates is cheap.
+        let mut kept: Vec<AllowedUrl> = Vec::new();
+        let mut label_counts = 0u128;
         for entry in entries {
-            if list.entries.contains(&entry) {
+            if kept.contains(&entry) {
                 continue;
             }
             let labels = entry.host.split('.').count();
-            list.label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
-            list.by_host
-                .get_or_insert_with(entry.host.clone(), Vec::new)
-                .push(list.entries.len());
-            list.entries.push(entry);
+            label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
+            kept.push(entry);
         }
-        list
+        let by_host = (kept.len() > SMALL_LIST).then(|| {
+            let mut map = SeededMap::new(HashSeed::random());
+            for (i, entry) in kept.iter().enumerate() {
+                map.get_or_insert_with(entry.host.clone(), Vec::new).push(i);
+            }
+            Box::new(map)
+        });
+        AllowedUrls {
+            entries: kept.into_boxed_slice(),
+            label_counts,
+            by_host,
+        }
     }
 
     pub(crate) fn entries(&self) -> &[AllowedUrl] {
@@ -346,10 +353,24 @@ impl AllowedUrls {
         self.entries.is_empty()
     }
 
-    /// The seed the host map is keyed by.
+    /// The seed the host map is keyed by, for a long list.
     #[cfg(test)]
-    pub(crate) fn seed(&self) -> &HashSeed {
-        self.by_host.seed()
+    pub(crate) fn seed(&self) -> Option<&HashSeed> {
+        self.by_host.as_deref().map(SeededMap::seed)
+    }
+
+    /// The entries whose host is exactly `host`, in the order given.
+    fn with_host<'s>(&'s self, host: &'s str) -> HostEntries<'s> {
+        match &self.by_host {
+            Some(map) => HostEntries::Indexed {
+                indexes: map.get(host).map_or(&[][..], Vec::as_slice).iter(),
+                entries: &self.entries,
+            },
+            None => HostEntries::Scan {
+                entries: self.entries.iter(),
+                host,
+            },
+        }
     }
 
     /// The entries whose host is `lower_host` (lower case, no trailing dot)
@@ -375,15 +396,34 @@ impl AllowedUrls {
             if self.label_counts & (1u128 << labels.min(127)) == 0 {
                 continue;
             }
-            if let Some(indexes) = lower_host
-                .get(suffix_start..)
-                .and_then(|suffix| self.by_host.get(suffix))
-            {
-                return Some(indexes);
+            if let Some(suffix) = lower_host.get(suffix_start..) {
+                return Some(self.with_host(suffix));
             }
         })
         .flatten()
-        .filter_map(move |&i| self.entries.get(i))
+    }
+}
+
+/// The entries with one host: through the map, or by scanning a short list.
+enum HostEntries<'s> {
+    Indexed {
+        indexes: std::slice::Iter<'s, usize>,
+        entries: &'s [AllowedUrl],
+    },
+    Scan {
+        entries: std::slice::Iter<'s, AllowedUrl>,
+        host: &'s str,
+    },
+}
+
+impl<'s> Iterator for HostEntries<'s> {
+    type Item = &'s AllowedUrl;
+
+    fn next(&mut self) -> Option<&'s AllowedUrl> {
+        match self {
+            HostEntries::Indexed { indexes, entries } => indexes.find_map(|&i| entries.get(i)),
+            HostEntries::Scan { entries, host } => entries.find(|entry| *entry.host == **host),
+        }
     }
 }
 
@@ -648,11 +688,65 @@ mod tests {
 
     #[test]
     fn each_list_draws_its_own_seed() {
-        let build = || AllowedUrls::new(["example.com".parse::<AllowedUrl>().unwrap()]);
+        // A list long enough to be hashed (a short one is scanned).
+        let build =
+            || AllowedUrls::new((0..=SMALL_LIST).map(|i| format!("h{i}.example.com").parse::<AllowedUrl>().unwrap()));
         let (a, b) = (build(), build());
-        assert_ne!(a.seed().hash_bytes(b"example.com"), b.seed().hash_bytes(b"example.com"));
-        assert_eq!(a.candidates("x.example.com").count(), 1);
-        assert_eq!(b.candidates("x.example.com").count(), 1);
+        let hash = |l: &AllowedUrls| l.seed().unwrap().hash_bytes(b"example.com");
+        assert_ne!(hash(&a), hash(&b));
+        assert_eq!(a.candidates("x.h0.example.com").count(), 1);
+        assert_eq!(b.candidates("x.h0.example.com").count(), 1);
+    }
+
+    /// A short list is scanned, a long one looked up; both give the same
+    /// candidates in the same order (shortest host first, then as given).
+    #[test]
+    fn scanned_and_hashed_lists_give_the_same_candidates() {
+        let hosts = [
+            "example.com",
+            "docs.example.com",
+            "https://example.com/maps",
+            "a.docs.example.com",
+            "other.net",
+        ];
+        let short = AllowedUrls::new(hosts.iter().map(|h| h.parse::<AllowedUrl>().unwrap()));
+        assert!(short.seed().is_none());
+        let padding = (0..SMALL_LIST).map(|i| format!("pad{i}.org"));
+        let long = AllowedUrls::new(
+            hosts
+                .iter()
+                .map(|h| h.to_string())
+                .chain(padding)
+                .map(|h| h.parse::<AllowedUrl>().unwrap()),
+        );
+        assert!(long.seed().is_some());
+        for host in [
+            "a.docs.example.com",
+            "example.com",
+            "x.other.net",
+            "nope.org",
+            "pad3.org",
+        ] {
+            let names = |l: &AllowedUrls| l.candidates(host).map(ToString::to_string).collect::<Vec<_>>();
+            if host.ends_with(".org") {
+                assert!(names(&short).is_empty());
+            } else {
+                assert_eq!(names(&short), names(&long), "{host}");
+            }
+        }
+        let expected = [
+            "example.com",
+            "https://example.com/maps",
+            "docs.example.com",
+            "a.docs.example.com",
+        ];
+        assert_eq!(
+            short
+                .candidates("a.docs.example.com")
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            expected
+        );
     }
 
     #[test]

@@ -158,13 +158,18 @@ pub fn scopes_for(usage: TokenUsage) -> BoxedStrategy<Vec<TokenScope>> {
     prop::collection::vec(select(pool), 0..6).boxed()
 }
 
-/// Any valid token: `pk`/`sk` with 0–4 URL entries, `tk` with an expiry,
-/// now and then a default `pk` token.
+/// Any valid token: `pk`/`sk` with 0–4 URL entries (now and then 9–12, so
+/// that the hashed matcher of long lists is covered too), `tk` with an
+/// expiry, now and then a default `pk` token.
 pub fn token_spec() -> impl Strategy<Value = TokenSpec> {
     select(&[TokenUsage::Public, TokenUsage::Secret, TokenUsage::Temporary][..]).prop_flat_map(|usage| {
         let urls = match usage {
             TokenUsage::Temporary => Just(Vec::new()).boxed(),
-            _ => prop::collection::vec(url_spec(), 0..5).boxed(),
+            _ => prop_oneof![
+                4 => prop::collection::vec(url_spec(), 0..5),
+                1 => prop::collection::vec(url_spec(), 9..13)
+            ]
+            .boxed(),
         };
         let expires = match usage {
             TokenUsage::Temporary => (-3600i64..3600).prop_map(Some).boxed(),
