@@ -30,6 +30,7 @@ use keypolicy::key::{KeyScope, KeyType, Resource, MAX_ORIGIN_LEN};
 use keypolicy::token::{TokenScope, TokenUsage};
 use keypolicy::{evaluate_key, evaluate_token, Denial, KeyPolicy, KeyRequest, TokenPolicy, TokenRequest};
 
+mod colliding;
 mod common;
 use common::{WEB_DOMAINS, WEB_TILESETS};
 
@@ -236,6 +237,71 @@ fn hostile_cases(c: &mut Criterion) {
     bench_cases(c, "hostile", &policy, &cases);
 }
 
+/// 10,001 hosts that share one probe run in the table used before issue 9
+/// (found by brute force once, then shared by the groups that use them).
+fn old_fx_flood() -> &'static [String] {
+    static HOSTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    HOSTS.get_or_init(|| colliding::old_fx_collisions(10_001))
+}
+
+/// A web key like `allowlist_10k`'s whose 10,000 exact domains are `hosts`.
+fn flood_key(hosts: &[String]) -> KeyPolicy {
+    KeyPolicy::builder()
+        .key_type(KeyType::Web)
+        .scopes(KeyScope::ALL)
+        .allowed_domains(hosts)
+        .allowed_tilesets(WEB_TILESETS)
+        .build()
+        .expect("flood key")
+}
+
+/// Issue 9: 10,000 entries chosen to collide, and one more colliding host
+/// as the denied Origin. Target: denied evaluation within 2x of
+/// `allowlist_10k/denied_origin`.
+///
+/// - `colliding_10k`: entries that shared one probe run in the table used
+///   before issue 9 (unseeded Fx hash, linear probing); the old table's
+///   own lookup of the denied host is timed too, for comparison.
+/// - `colliding_10k_fixed_foldhash`: the best effort against today's
+///   tables without the policy's secret seed — entries that would share a
+///   bucket under foldhash's public fixed seed.
+fn colliding_cases(c: &mut Criterion) {
+    let (denied, entries) = old_fx_flood().split_last().unwrap();
+    let mut old = colliding::old::StrSet::default();
+    for host in entries {
+        old.insert(host.as_str().into());
+    }
+    // The entries really do flood the old table: its lookup of the denied
+    // host reads every slot of the run.
+    assert!(old.probe_len(denied) > 10_000, "{}", old.probe_len(denied));
+    assert!(!old.contains(denied));
+    let policy = flood_key(entries);
+    let denied_origin = format!("https://{denied}");
+    let cases = [
+        Case::new("colliding_10k", &denied_origin, Some(Denial::OriginNotAllowed)),
+        Case::new(
+            "colliding_10k_allowed",
+            &format!("https://{}", entries.get(5_000).unwrap()),
+            None,
+        ),
+    ];
+    bench_cases(c, "hostile", &policy, &cases);
+    let mut g = c.benchmark_group("hostile");
+    g.bench_function("colliding_10k_old_table_lookup", |b| {
+        b.iter(|| old.contains(black_box(denied.as_str())))
+    });
+    g.finish();
+
+    let hosts = colliding::fixed_foldhash_collisions(10_001);
+    let (denied, entries) = hosts.split_last().unwrap();
+    let cases = [Case::new(
+        "colliding_10k_fixed_foldhash",
+        &format!("https://{denied}"),
+        Some(Denial::OriginNotAllowed),
+    )];
+    bench_cases(c, "hostile", &flood_key(entries), &cases);
+}
+
 // ---------------------------------------------------------------------------
 // token/*: `evaluate_token` against a token with 100 allowed URLs. The
 // Referer is matched by host-suffix lookups, so the cost does not depend on
@@ -367,6 +433,16 @@ fn build_cases(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // Issue 9: the entries that flooded the old table; it took 45–52 ms to
+    // build them.
+    let flood = old_fx_flood().get(..10_000).unwrap().to_vec();
+    g.bench_function("colliding_10k", |b| {
+        b.iter_batched(
+            || flood.clone(),
+            |d| KeyPolicy::builder().allowed_domains(d).build().expect("flood"),
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function("10k_domains_1k_wildcards", |b| {
         b.iter_batched(
             || domains.clone(),
@@ -383,6 +459,7 @@ criterion_group!(
     other_key_cases,
     allowlist_10k_cases,
     hostile_cases,
+    colliding_cases,
     token_cases,
     build_cases
 );

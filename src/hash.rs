@@ -1,166 +1,256 @@
-//! A small, fast, deterministic hasher for the allowlist sets and maps.
+//! Seeded hash sets and maps for the allowlists.
 //!
-//! The sets are built from the policy owner's entries, and a lookup hashes
-//! one attacker-chosen string once, so hash flooding is not a threat here;
-//! what matters is that a lookup costs a few nanoseconds. This is the
-//! multiply-rotate scheme of rustc's `FxHasher`, processing eight bytes at a
-//! time. It has no random seed: evaluation needs no global state.
+//! The tables hold entries that a policy's author chose, and on a
+//! multi-tenant platform that author may be hostile: with an unseeded hash,
+//! entries can be picked so that they all collide, and every lookup (and
+//! the build) then degrades from a few nanoseconds to a scan of the whole
+//! list. So every table is keyed with its policy's [`HashSeed`], drawn at
+//! random when the policy is built and stored in it: an entry author cannot
+//! aim at a hash they cannot compute, while evaluating a given policy stays
+//! pure and deterministic (no global state is read after the build).
+//!
+//! The tables are `hashbrown`'s [`HashTable`] (the SwissTable behind std's
+//! `HashMap`), which takes each hash from the caller, so the hasher can
+//! borrow the seed stored beside the table; the hash function is
+//! `foldhash`'s fast variant, keyed by both of its seeds.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A `HashSet` keyed with [`FxHasher`].
-pub(crate) type FastSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
+use foldhash::fast::FoldHasher;
+use foldhash::SharedSeed;
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 
-/// A `HashMap` keyed with [`FxHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// How many entries an allowlist matches by scanning before it builds
+/// hash sets. At this size a scan is as fast as a seeded hash lookup,
+/// and a short list's sets would cost more memory than its entries.
+pub(crate) const SMALL_LIST: usize = 8;
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-/// See the module documentation.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        // The last 0 to 7 bytes, little-endian into one zero-padded word.
-        // A loop rather than `copy_from_slice`, which would call `memcpy`
-        // for a handful of bytes.
-        let rest = chunks.remainder();
-        let word = rest
-            .iter()
-            .enumerate()
-            .fold(0u64, |word, (i, &b)| word | u64::from(b) << (8 * i));
-        self.add(word ^ ((rest.len() as u64) << 59));
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// The hash of a string as [`StrSet`] uses it: the bytes alone (a
-/// `Hash` impl would add a terminator byte, one more round for nothing).
-fn hash_str(key: &str) -> u64 {
-    let mut hasher = FxHasher::default();
-    hasher.write(key.as_bytes());
-    hasher.finish()
-}
-
-/// A set of strings that is built once and probed on every request.
+/// The secret key of one policy's hash tables.
 ///
-/// Open addressing with linear probing in a power-of-two table kept at
-/// most three-quarters full, each slot holding its key's full hash so that
-/// a probe compares bytes only when the hashes are equal. Compared with a
-/// general-purpose `HashSet<Box<str>>`, a lookup does less work per probe,
-/// which matters here because `evaluate` makes one or two per request.
-/// There is no removal, so no tombstones.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StrSet {
-    /// Empty, or a power of two in length.
-    slots: Vec<Option<(u64, Box<str>)>>,
-    len: usize,
+/// Where it comes from: [`HashSeed::random`] hashes a process-wide counter
+/// with SipHash-1-3 under std's [`RandomState`], whose keys are read from
+/// the operating system's random source once per thread and differ for
+/// every instance. Both of foldhash's seeds — the per-hasher one and the
+/// shared one that is XORed into its inputs — come from it: foldhash's own
+/// fixed shared seed is public, and inputs chosen against it would collide
+/// whatever the per-hasher seed.
+///
+/// `Debug` does not show it, so that logging a policy does not leak it.
+#[derive(Clone)]
+pub(crate) struct HashSeed {
+    shared: SharedSeed,
+    per_hasher: u64,
 }
 
-impl StrSet {
-    /// Whether the set is empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+impl HashSeed {
+    /// A fresh, unpredictable seed.
+    pub(crate) fn random() -> Self {
+        // The counter makes two seeds drawn in one process differ even if
+        // `RandomState` ever repeated its keys.
+        static DRAWN: AtomicU64 = AtomicU64::new(0);
+        let n = DRAWN.fetch_add(1, Ordering::Relaxed);
+        let state = RandomState::new();
+        let draw = |purpose: u64| {
+            let mut h = state.build_hasher();
+            h.write_u64(n);
+            h.write_u64(purpose);
+            h.finish()
+        };
+        HashSeed {
+            shared: SharedSeed::from_u64(draw(0)),
+            per_hasher: draw(1),
+        }
     }
 
-    /// Whether `key` is in the set.
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        !self.is_empty() && self.find(hash_str(key), key).is_ok()
+    /// The hash of `bytes` under this seed.
+    #[inline]
+    pub(crate) fn hash_bytes(&self, bytes: &[u8]) -> u64 {
+        let mut hasher = FoldHasher::with_seed(self.per_hasher, &self.shared);
+        hasher.write(bytes);
+        hasher.finish()
+    }
+}
+
+impl fmt::Debug for HashSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashSeed(..)")
+    }
+}
+
+/// A key that [`SeededSet`] and [`SeededMap`] can hash with a [`HashSeed`].
+///
+/// An owned key and the borrowed form it is looked up by (`Box<str>` and
+/// `str`) must hash alike.
+pub(crate) trait SeededKey {
+    /// The key's hash under `seed`.
+    fn seeded_hash(&self, seed: &HashSeed) -> u64;
+}
+
+impl SeededKey for str {
+    #[inline]
+    fn seeded_hash(&self, seed: &HashSeed) -> u64 {
+        // The bytes alone: foldhash already mixes in the length.
+        seed.hash_bytes(self.as_bytes())
+    }
+}
+
+impl SeededKey for Box<str> {
+    #[inline]
+    fn seeded_hash(&self, seed: &HashSeed) -> u64 {
+        str::seeded_hash(self, seed)
+    }
+}
+
+impl SeededKey for IpAddr {
+    #[inline]
+    fn seeded_hash(&self, seed: &HashSeed) -> u64 {
+        // A v4 and a v6 address with colliding bytes are still unequal;
+        // the table compares keys after the hash.
+        match self {
+            IpAddr::V4(ip) => seed.hash_bytes(&ip.octets()),
+            IpAddr::V6(ip) => seed.hash_bytes(&ip.octets()),
+        }
+    }
+}
+
+/// A set built once and probed on every request, keyed by a [`HashSeed`].
+#[derive(Clone)]
+pub(crate) struct SeededSet<K> {
+    seed: HashSeed,
+    table: HashTable<K>,
+}
+
+/// A set of strings.
+pub(crate) type StrSet = SeededSet<Box<str>>;
+
+/// A set of IP addresses.
+pub(crate) type IpSet = SeededSet<IpAddr>;
+
+impl<K: SeededKey + Eq> SeededSet<K> {
+    /// An empty set keyed by `seed`.
+    pub(crate) fn new(seed: HashSeed) -> Self {
+        SeededSet {
+            seed,
+            table: HashTable::new(),
+        }
+    }
+
+    /// Whether the set is empty.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// How many keys the set holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether `key` is in the set. An empty set hashes nothing.
+    #[inline]
+    pub(crate) fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: SeededKey + Eq + ?Sized,
+    {
+        !self.table.is_empty()
+            && self
+                .table
+                .find(key.seeded_hash(&self.seed), |k| k.borrow() == key)
+                .is_some()
     }
 
     /// Adds `key`; returns whether it was not there yet.
-    pub(crate) fn insert(&mut self, key: Box<str>) -> bool {
-        // Keep at most 3/4 of the slots full, so probe runs stay short and
-        // `find` always reaches an empty slot.
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.grow();
-        }
-        let hash = hash_str(&key);
-        match self.find(hash, &key) {
-            Ok(_) => false,
-            Err(empty) => match self.slots.get_mut(empty) {
-                Some(slot) => {
-                    *slot = Some((hash, key));
-                    self.len += 1;
-                    true
-                }
-                None => false,
-            },
-        }
-    }
-
-    /// The slot holding `key` (`Ok`), or the empty slot where it would go
-    /// (`Err`). The table must not be empty.
-    fn find(&self, hash: u64, key: &str) -> Result<usize, usize> {
-        let mask = self.slots.len().wrapping_sub(1);
-        // The low bits of an Fx hash are weak; the high bits are mixed best.
-        let mut i = (hash >> 32) as usize & mask;
-        loop {
-            match self.slots.get(i) {
-                Some(Some((h, k))) => {
-                    if *h == hash && **k == *key {
-                        return Ok(i);
-                    }
-                }
-                Some(None) | None => return Err(i),
+    pub(crate) fn insert(&mut self, key: K) -> bool {
+        let seed = &self.seed;
+        match self
+            .table
+            .entry(key.seeded_hash(seed), |k| *k == key, |k| k.seeded_hash(seed))
+        {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(key);
+                true
             }
-            i = (i + 1) & mask;
         }
     }
 
-    /// Doubles the table (at least 8 slots) and re-inserts every key.
-    fn grow(&mut self) {
-        let capacity = (self.slots.len() * 2).max(8);
-        let old = std::mem::replace(
-            &mut self.slots,
-            std::iter::repeat_with(|| None).take(capacity).collect(),
-        );
-        self.len = 0;
-        for (_, key) in old.into_iter().flatten() {
-            self.insert(key);
+    /// The seed the set is keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        &self.seed
+    }
+}
+
+impl<K> fmt::Debug for SeededSet<K> {
+    /// The size only: the keys are shown by the allowlist that owns the
+    /// set, in the order given, and the seed is not shown at all.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeededSet").field("len", &self.table.len()).finish()
+    }
+}
+
+/// A map built once and probed on every request, keyed by a [`HashSeed`].
+#[derive(Clone)]
+pub(crate) struct SeededMap<K, V> {
+    seed: HashSeed,
+    table: HashTable<(K, V)>,
+}
+
+impl<K: SeededKey + Eq, V> SeededMap<K, V> {
+    /// An empty map keyed by `seed`.
+    pub(crate) fn new(seed: HashSeed) -> Self {
+        SeededMap {
+            seed,
+            table: HashTable::new(),
         }
+    }
+
+    /// The value for `key`, if any. An empty map hashes nothing.
+    #[inline]
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: SeededKey + Eq + ?Sized,
+    {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.table
+            .find(key.seeded_hash(&self.seed), |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The value for `key`, inserted with `make` if absent.
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let seed = &self.seed;
+        let entry = self
+            .table
+            .entry(key.seeded_hash(seed), |(k, _)| *k == key, |(k, _)| k.seeded_hash(seed));
+        let (_, value) = match entry {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert((key, make())).into_mut(),
+        };
+        value
+    }
+
+    /// The seed the map is keyed by.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> &HashSeed {
+        &self.seed
+    }
+}
+
+impl<K, V> fmt::Debug for SeededMap<K, V> {
+    /// The size only, as for [`SeededSet`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeededMap").field("len", &self.table.len()).finish()
     }
 }
 
@@ -169,18 +259,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_finds_what_it_holds_by_borrowed_key() {
-        let mut set: FastSet<Box<str>> = FastSet::default();
-        for i in 0..1000 {
-            set.insert(format!("host-{i}.example.com").into());
-        }
-        assert!(set.contains("host-999.example.com"));
-        assert!(!set.contains("host-1000.example.com"));
-    }
-
-    #[test]
     fn str_set_is_a_set() {
-        let mut set = StrSet::default();
+        let mut set = StrSet::new(HashSeed::random());
         assert!(set.is_empty() && !set.contains("") && !set.contains("a"));
         for i in 0..1000 {
             assert!(set.insert(format!("host-{i}.example.com").into()));
@@ -188,11 +268,62 @@ mod tests {
         assert!(!set.insert("host-7.example.com".into()), "a duplicate is not fresh");
         assert!(set.insert("".into()));
         for i in 0..1000 {
-            assert!(set.contains(&format!("host-{i}.example.com")), "{i}");
+            assert!(set.contains(format!("host-{i}.example.com").as_str()), "{i}");
         }
         assert!(set.contains(""));
         assert!(!set.contains("host-1000.example.com"));
         assert!(!set.contains("host-1.example.co"));
-        assert_eq!(set.len, 1001);
+        assert_eq!(set.len(), 1001);
+    }
+
+    #[test]
+    fn ip_set_compares_by_value() {
+        let mut set = IpSet::new(HashSeed::random());
+        assert!(set.insert("127.0.0.1".parse().unwrap()));
+        assert!(set.insert("::1".parse().unwrap()));
+        assert!(!set.insert("127.0.0.1".parse().unwrap()));
+        assert!(set.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(set.contains(&"0:0:0:0:0:0:0:1".parse::<IpAddr>().unwrap()));
+        assert!(!set.contains(&"::ffff:127.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(!set.contains(&"127.0.0.2".parse::<IpAddr>().unwrap()));
+    }
+
+    #[test]
+    fn map_groups_values_by_key() {
+        let mut map: SeededMap<Box<str>, Vec<usize>> = SeededMap::new(HashSeed::random());
+        assert_eq!(map.get("a"), None);
+        map.get_or_insert_with("a".into(), Vec::new).push(1);
+        map.get_or_insert_with("b".into(), Vec::new).push(2);
+        map.get_or_insert_with("a".into(), Vec::new).push(3);
+        assert_eq!(map.get("a"), Some(&vec![1, 3]));
+        assert_eq!(map.get("b"), Some(&vec![2]));
+        assert_eq!(map.get("c"), None);
+    }
+
+    #[test]
+    fn seeds_differ_and_hashes_depend_on_them() {
+        let seeds: Vec<HashSeed> = (0..64).map(|_| HashSeed::random()).collect();
+        let hashes: std::collections::HashSet<u64> = seeds.iter().map(|s| s.hash_bytes(b"example.com")).collect();
+        assert_eq!(hashes.len(), seeds.len(), "64 seeds must give 64 different hashes");
+        // The per-hasher seed alone does not decide: the shared seed is
+        // drawn too (foldhash's fixed shared seed is public).
+        let a = HashSeed::random();
+        let b = HashSeed::random();
+        assert_ne!(a.per_hasher, b.per_hasher);
+        let mixed = HashSeed {
+            shared: b.shared.clone(),
+            per_hasher: a.per_hasher,
+        };
+        assert_ne!(a.hash_bytes(b"example.com"), mixed.hash_bytes(b"example.com"));
+        // Deterministic under one seed, and a clone keeps it.
+        assert_eq!(a.hash_bytes(b"example.com"), a.clone().hash_bytes(b"example.com"));
+    }
+
+    #[test]
+    fn debug_hides_the_seed() {
+        let mut set = StrSet::new(HashSeed::random());
+        set.insert("example.com".into());
+        assert_eq!(format!("{set:?}"), "SeededSet { len: 1 }");
+        assert_eq!(format!("{:?}", HashSeed::random()), "HashSeed(..)");
     }
 }

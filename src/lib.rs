@@ -101,6 +101,7 @@ pub mod key;
 pub mod lifecycle;
 pub mod lint;
 mod named;
+mod public_suffix;
 pub mod replay;
 #[cfg(feature = "serde")]
 mod serde_util;

@@ -183,6 +183,26 @@ fn grace_seconds_keeps_the_old_string_until_the_deadline() {
     assert!(f.account.find_key(&new, at("2026-01-01T00:10:00Z")).is_some());
 }
 
+/// Deleting a key ends the grace of its rotated-away strings too: "the
+/// string never works again" holds for every string the key had.
+#[test]
+fn delete_ends_every_grace_period_of_the_key() {
+    let mut f = fixture();
+    let (id, first) = f.new_key(KeyPolicy::unrestricted());
+    let second = f.rotate(&id, Some(600), t0());
+    let third = f.rotate(&id, Some(600), t0());
+    let (_, other) = f.new_key(KeyPolicy::unrestricted());
+    for key in [&first, &second, &third] {
+        assert!(f.account.find_key(key, t0()).is_some(), "{key}");
+    }
+    let planned = f.account.delete_key(&id, t0()).unwrap();
+    f.account.commit(planned).unwrap();
+    for key in [&first, &second, &third] {
+        assert!(f.account.find_key(key, t0()).is_none(), "{key}");
+    }
+    assert!(f.account.find_key(&other, t0()).is_some(), "another key is untouched");
+}
+
 #[test]
 fn grace_seconds_zero_means_no_grace() {
     let mut f = fixture();

@@ -23,7 +23,8 @@ pub fn print_explanation(trace: &Explanation, json: bool) -> Result<(), String> 
 
 /// A policy file: an API key's policy, or a token (it has `usage`).
 pub enum PolicyFile {
-    Key(KeyPolicy, Vec<String>),
+    /// Boxed: a compiled key policy is much larger than a token policy.
+    Key(Box<KeyPolicy>, Vec<String>),
     Token(TokenPolicy, Vec<String>),
 }
 
@@ -43,7 +44,7 @@ pub fn read_policy(path: &str) -> Result<PolicyFile, String> {
         Ok(PolicyFile::Token(token, written("allowedUrls")))
     } else {
         let key: KeyPolicy = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-        Ok(PolicyFile::Key(key, written("allowed_domains")))
+        Ok(PolicyFile::Key(Box::new(key), written("allowed_domains")))
     }
 }
 
@@ -187,7 +188,7 @@ pub fn replay_main(args: impl Iterator<Item = String>) -> ExitCode {
 /// Replays the log at `log_path` (`-`: stdin) from `old_path` to `new_path`.
 pub fn replay(old_path: &str, new_path: &str, log_path: &str) -> Result<ReplayReport, String> {
     let mut replay = match (read_policy(old_path)?, read_policy(new_path)?) {
-        (PolicyFile::Key(old, _), PolicyFile::Key(new, _)) => Replay::keys(old, new),
+        (PolicyFile::Key(old, _), PolicyFile::Key(new, _)) => Replay::keys(*old, *new),
         (PolicyFile::Token(old, _), PolicyFile::Token(new, _)) => Replay::tokens(old, new),
         _ => {
             return Err(format!(

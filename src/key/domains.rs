@@ -10,7 +10,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::{FastSet, StrSet};
+use crate::hash::{HashSeed, IpSet, StrSet, SMALL_LIST};
+use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
 };
@@ -54,6 +55,19 @@ pub enum AllowedDomainError {
     /// The host part is invalid.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// A wildcard over a whole public suffix (`*.co.uk`, `*.github.io`):
+    /// anyone can register a site under it. List the sites instead; an
+    /// exact entry for the suffix itself (`github.io`) is allowed.
+    #[error(
+        "'*.{suffix}' would allow every site under {suffix:?}, a public suffix \
+         (Public Suffix List, {section} section); list your own sites instead"
+    )]
+    WildcardPublicSuffix {
+        /// The wildcard's base, normalized: the public suffix.
+        suffix: String,
+        /// The list's section: `ICANN` or `private`.
+        section: &'static str,
+    },
 }
 
 impl From<EntrySyntaxError<'_>> for AllowedDomainError {
@@ -121,7 +135,10 @@ impl FromStr for AllowedDomain {
             return match normalize_entry_host(suffix)? {
                 NormalizedHost::Ip(_) => Err(AllowedDomainError::WildcardIp),
                 NormalizedHost::Domain(d) if !d.contains('.') => Err(AllowedDomainError::WildcardTooBroad),
-                NormalizedHost::Domain(d) => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
+                NormalizedHost::Domain(d) => match public_suffix_section(&d) {
+                    Some(section) => Err(AllowedDomainError::WildcardPublicSuffix { suffix: d, section }),
+                    None => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
+                },
             };
         }
         if let Some(scheme) = app_scheme {
@@ -191,10 +208,24 @@ pub(crate) enum OriginMatch {
 }
 
 /// The compiled `allowed_domains` list.
-#[derive(Debug, Clone, Default)]
+///
+/// Most keys list a handful of domains, so a short list is matched by
+/// scanning its entries (no hash table, no second copy of any string:
+/// a few comparisons cost less than one hash). Past [`SMALL_LIST`]
+/// entries, seeded hash sets are built beside them, so that matching
+/// stays one lookup per label boundary however long the list grows.
+#[derive(Debug, Clone)]
 pub(crate) struct DomainAllowlist {
-    /// Entries in the order given, duplicates removed (for display and JSON).
-    entries: Vec<AllowedDomain>,
+    /// Entries in the order given, duplicates removed (for display, JSON
+    /// and the scan).
+    entries: Box<[AllowedDomain]>,
+    /// The hash sets of a long list; `None` for a short one.
+    index: Option<Box<DomainIndex>>,
+}
+
+/// The seeded hash sets of a long domain list.
+#[derive(Debug, Clone)]
+struct DomainIndex {
     exact: StrSet,
     wildcards: StrSet,
     /// Bit `n` is set when some wildcard entry's domain has `n` labels
@@ -202,28 +233,69 @@ pub(crate) struct DomainAllowlist {
     /// no entry has cannot match, so it is not looked up: a denied host
     /// costs one lookup per useful suffix, not one per dot.
     wildcard_label_counts: u64,
-    ips: FastSet<IpAddr>,
+    ips: IpSet,
     apps: StrSet,
 }
 
-impl DomainAllowlist {
-    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>) -> Self {
-        let mut list = DomainAllowlist::default();
-        for entry in entries {
-            let fresh = match &entry.0 {
-                Entry::Domain(d) => list.exact.insert(d.clone()),
-                Entry::Wildcard(d) => {
-                    list.wildcard_label_counts |= label_count_bit(d);
-                    list.wildcards.insert(d.clone())
-                }
-                Entry::Ip(ip) => list.ips.insert(*ip),
-                Entry::App(a) => list.apps.insert(a.clone()),
-            };
-            if fresh {
-                list.entries.push(entry);
-            }
+impl Default for DomainAllowlist {
+    fn default() -> Self {
+        DomainAllowlist {
+            entries: Box::new([]),
+            index: None,
         }
-        list
+    }
+}
+
+impl DomainIndex {
+    fn new(seed: &HashSeed) -> Self {
+        DomainIndex {
+            exact: StrSet::new(seed.clone()),
+            wildcards: StrSet::new(seed.clone()),
+            wildcard_label_counts: 0,
+            ips: IpSet::new(seed.clone()),
+            apps: StrSet::new(seed.clone()),
+        }
+    }
+
+    /// Adds an entry; false when an equal one is already there.
+    fn insert(&mut self, entry: &Entry) -> bool {
+        match entry {
+            Entry::Domain(d) => self.exact.insert(d.clone()),
+            Entry::Wildcard(d) => {
+                self.wildcard_label_counts |= label_count_bit(d);
+                self.wildcards.insert(d.clone())
+            }
+            Entry::Ip(ip) => self.ips.insert(*ip),
+            Entry::App(a) => self.apps.insert(a.clone()),
+        }
+    }
+}
+
+impl DomainAllowlist {
+    /// Compiles `entries`; a long list's hash sets are keyed by `seed`.
+    pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>, seed: &HashSeed) -> Self {
+        let entries: Vec<AllowedDomain> = entries.into_iter().collect();
+        if entries.len() <= SMALL_LIST {
+            // Duplicates of a short list are found by scanning it.
+            let mut kept: Vec<AllowedDomain> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if !kept.contains(&entry) {
+                    kept.push(entry);
+                }
+            }
+            return DomainAllowlist {
+                entries: kept.into_boxed_slice(),
+                index: None,
+            };
+        }
+        // A long list's duplicates are found by its sets, in O(1) each; if
+        // enough of them were duplicates, the rest is short after all.
+        let mut index = DomainIndex::new(seed);
+        let kept: Vec<AllowedDomain> = entries.into_iter().filter(|entry| index.insert(&entry.0)).collect();
+        DomainAllowlist {
+            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
+            entries: kept.into_boxed_slice(),
+        }
     }
 
     pub(crate) fn entries(&self) -> &[AllowedDomain] {
@@ -234,8 +306,73 @@ impl DomainAllowlist {
         self.entries.is_empty()
     }
 
+    /// The seed the sets are keyed by, for a long list.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> Option<&HashSeed> {
+        self.index.as_ref().map(|index| index.exact.seed())
+    }
+
+    /// Whether the Origin's app-scheme `scheme://host` (lower case) is listed.
+    fn has_app(&self, lower: &str) -> bool {
+        match &self.index {
+            Some(index) => index.apps.contains(lower),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::App(a) if **a == *lower)),
+        }
+    }
+
+    fn has_ip(&self, ip: &IpAddr) -> bool {
+        match &self.index {
+            Some(index) => index.ips.contains(ip),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::Ip(listed) if listed == ip)),
+        }
+    }
+
+    /// Whether the `www.`-folded, lower-case host is an exact entry.
+    fn has_exact(&self, folded: &str) -> bool {
+        match &self.index {
+            Some(index) => index.exact.contains(folded),
+            None => self
+                .entries
+                .iter()
+                .any(|e| matches!(&e.0, Entry::Domain(d) if **d == *folded)),
+        }
+    }
+
+    /// Whether a wildcard entry covers the lower-case host: some suffix of
+    /// it after a dot is the wildcard's domain.
+    fn has_wildcard_for(&self, lower: &str) -> bool {
+        match &self.index {
+            Some(index) => {
+                !index.wildcards.is_empty() && {
+                    // Each suffix after a dot, with its label count.
+                    let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
+                    lower.match_indices('.').any(|(dot, _)| {
+                        labels -= 1;
+                        index.wildcard_label_counts & label_count_bit_of(labels) != 0
+                            && lower
+                                .get(dot + 1..)
+                                .is_some_and(|suffix| index.wildcards.contains(suffix))
+                    })
+                }
+            }
+            None => self.entries.iter().any(|e| match &e.0 {
+                Entry::Wildcard(d) => lower
+                    .len()
+                    .checked_sub(d.len() + 1)
+                    .is_some_and(|dot| lower.as_bytes().get(dot) == Some(&b'.') && lower.get(dot + 1..) == Some(&**d)),
+                _ => false,
+            }),
+        }
+    }
+
     /// Matches a parsed Origin. Allocation-free unless the host has a
-    /// punycode label that the exact set does not hold.
+    /// punycode label that no exact entry holds.
     pub(crate) fn match_origin(&self, origin: &Origin<'_>) -> OriginMatch {
         let verdict = |hit: bool| {
             if hit {
@@ -246,7 +383,7 @@ impl DomainAllowlist {
         };
         let mut buf = None;
         if !origin.is_web() {
-            if LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.apps.contains(key)) {
+            if LowerBuf::lower_in(&mut buf, origin.scheme_host).is_some_and(|key| self.has_app(key)) {
                 return OriginMatch::Allowed;
             }
             // Entries were validated when built, so only a miss can be invalid.
@@ -257,7 +394,7 @@ impl DomainAllowlist {
             };
         }
         let name = match origin.host {
-            HostRef::Ip(ip) => return verdict(self.ips.contains(&ip)),
+            HostRef::Ip(ip) => return verdict(self.has_ip(&ip)),
             HostRef::Domain(d) => d,
         };
         // The parser noted whether the name has upper case: only then is it
@@ -270,21 +407,11 @@ impl DomainAllowlist {
         let Some(lower) = lower else {
             return OriginMatch::Invalid;
         };
-        if self.exact.contains(fold_www(lower)) {
+        if self.has_exact(fold_www(lower)) {
             // Entries were validated when built, so a hit needs no IDNA check.
             return OriginMatch::Allowed;
         }
-        let wildcard_hit = !self.wildcards.is_empty() && {
-            // Each suffix after a dot, with its label count.
-            let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
-            lower.match_indices('.').any(|(dot, _)| {
-                labels -= 1;
-                self.wildcard_label_counts & label_count_bit_of(labels) != 0
-                    && lower
-                        .get(dot + 1..)
-                        .is_some_and(|suffix| self.wildcards.contains(suffix))
-            })
-        };
+        let wildcard_hit = self.has_wildcard_for(lower);
         if !origin.idna_is_valid() {
             return OriginMatch::Invalid;
         }
@@ -302,7 +429,10 @@ mod tests {
     }
 
     fn list(entries: &[&str]) -> DomainAllowlist {
-        DomainAllowlist::new(entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()))
+        DomainAllowlist::new(
+            entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()),
+            &HashSeed::random(),
+        )
     }
 
     fn check(list: &DomainAllowlist, origin: &str) -> OriginMatch {
@@ -370,6 +500,34 @@ mod tests {
             Err(AllowedDomainError::InvalidScheme("1http".into()))
         );
         assert_eq!(entry("exa%6dple.com"), Err(HostError::BadCharacter('%').into()));
+        for (wildcard, suffix, section) in [
+            ("*.co.uk", "co.uk", "ICANN"),
+            ("https://*.CO.UK.:443/x", "co.uk", "ICANN"),
+            ("*.github.io", "github.io", "private"),
+            ("*.s3.amazonaws.com", "s3.amazonaws.com", "private"),
+        ] {
+            assert_eq!(
+                entry(wildcard),
+                Err(AllowedDomainError::WildcardPublicSuffix {
+                    suffix: suffix.into(),
+                    section
+                }),
+                "{wildcard}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_suffixes_stay_allowed_as_exact_hosts_and_below_wildcards() {
+        assert_eq!(entry("github.io").unwrap(), "github.io");
+        assert_eq!(entry("co.uk").unwrap(), "co.uk");
+        assert_eq!(entry("*.example.co.uk").unwrap(), "*.example.co.uk");
+        assert_eq!(entry("*.alice.github.io").unwrap(), "*.alice.github.io");
+        let l = list(&["github.io", "*.example.co.uk"]);
+        assert_eq!(check(&l, "https://github.io"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://alice.github.io"), OriginMatch::NotAllowed);
+        assert_eq!(check(&l, "https://a.example.co.uk"), OriginMatch::Allowed);
+        assert_eq!(check(&l, "https://other.co.uk"), OriginMatch::NotAllowed);
     }
 
     #[test]

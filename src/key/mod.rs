@@ -19,7 +19,7 @@ mod tilesets;
 pub use crate::syntax::origin::MAX_ORIGIN_LEN;
 pub use domains::{AllowedDomain, AllowedDomainError};
 pub use evaluate::evaluate_key;
-pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyPolicyError, KeyType};
+pub use policy::{KeyPolicy, KeyPolicyBuilder, KeyPolicyError, KeyType, MAX_ALLOWED_DOMAINS, MAX_ALLOWED_TILESETS};
 pub use request::KeyRequest;
 pub use scope::{KeyScope, KeyScopeSet, Resource, UnknownKeyScope, UnknownResource};
 pub use tilesets::{TilesetError, TilesetPattern};

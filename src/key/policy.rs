@@ -2,10 +2,25 @@
 
 use std::str::FromStr;
 
+use crate::hash::HashSeed;
 use crate::key::domains::{AllowedDomain, AllowedDomainError, DomainAllowlist};
 use crate::key::scope::{KeyScope, KeyScopeSet, UnknownKeyScope};
 use crate::key::tilesets::{TilesetAllowlist, TilesetError, TilesetPattern};
 use crate::named::named_enum;
+
+/// The most `allowed_domains` entries a key may have, counted as given
+/// (before duplicates are dropped).
+///
+/// Twice the largest list the benchmarks build (10,000 domains and 1,000
+/// wildcards, in about 4 ms); it bounds the time and memory one policy's
+/// author can make a server spend building it. A list longer than this is
+/// usually better served by a wildcard or by several keys.
+pub const MAX_ALLOWED_DOMAINS: usize = 20_000;
+
+/// The most `allowed_tilesets` entries a key may have, counted as given
+/// (before duplicates are dropped). `username.*` covers every tileset of
+/// a user in one entry.
+pub const MAX_ALLOWED_TILESETS: usize = 10_000;
 
 named_enum! {
     /// Where a key may be used by default.
@@ -71,6 +86,17 @@ pub enum KeyPolicyError {
         value: String,
         /// What is wrong with it.
         source: TilesetError,
+    },
+    /// A list has more entries than its cap ([`MAX_ALLOWED_DOMAINS`],
+    /// [`MAX_ALLOWED_TILESETS`]).
+    #[error("{field}: {count} entries; at most {max} are allowed")]
+    TooManyEntries {
+        /// The field: `allowed_domains` or `allowed_tilesets`.
+        field: &'static str,
+        /// How many entries were given.
+        count: usize,
+        /// The cap.
+        max: usize,
     },
 }
 
@@ -181,7 +207,20 @@ impl KeyPolicyBuilder {
     }
 
     /// Validates and normalizes every entry; the first bad one is the error.
+    ///
+    /// The list sizes are checked first ([`MAX_ALLOWED_DOMAINS`],
+    /// [`MAX_ALLOWED_TILESETS`]), then each entry in order. The compiled
+    /// policy's hash tables are keyed by a seed drawn here at random, so
+    /// entries cannot be chosen to collide in them (see the README).
     pub fn build(self) -> Result<KeyPolicy, KeyPolicyError> {
+        for (field, count, max) in [
+            ("allowed_domains", self.domains.len(), MAX_ALLOWED_DOMAINS),
+            ("allowed_tilesets", self.tilesets.len(), MAX_ALLOWED_TILESETS),
+        ] {
+            if count > max {
+                return Err(KeyPolicyError::TooManyEntries { field, count, max });
+            }
+        }
         let domains = self
             .domains
             .into_iter()
@@ -200,11 +239,12 @@ impl KeyPolicyBuilder {
                 Err(source) => Err(KeyPolicyError::InvalidTileset { index, value, source }),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let seed = HashSeed::random();
         Ok(KeyPolicy {
             key_type: self.key_type,
             scopes: self.scopes,
-            domains: DomainAllowlist::new(domains),
-            tilesets: TilesetAllowlist::new(tilesets),
+            domains: DomainAllowlist::new(domains, &seed),
+            tilesets: TilesetAllowlist::new(tilesets, &seed),
         })
     }
 }
@@ -212,6 +252,7 @@ impl KeyPolicyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::SMALL_LIST;
     use crate::syntax::host::HostError;
 
     #[test]
@@ -262,6 +303,79 @@ mod tests {
                 .unwrap();
             assert!(p.has_origin_rule(), "{key_type} with domains");
         }
+    }
+
+    #[test]
+    fn caps_are_checked_before_any_entry() {
+        // One over the cap, with an invalid entry first: the count is the error.
+        let domains = std::iter::once("bad..com".to_owned())
+            .chain((1..=MAX_ALLOWED_DOMAINS).map(|i| format!("h{i}.example.com")))
+            .collect::<Vec<_>>();
+        let err = KeyPolicy::builder().allowed_domains(domains).build().unwrap_err();
+        assert_eq!(
+            err,
+            KeyPolicyError::TooManyEntries {
+                field: "allowed_domains",
+                count: MAX_ALLOWED_DOMAINS + 1,
+                max: MAX_ALLOWED_DOMAINS
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "allowed_domains: {} entries; at most {MAX_ALLOWED_DOMAINS} are allowed",
+                MAX_ALLOWED_DOMAINS + 1
+            )
+        );
+    }
+
+    #[test]
+    fn each_policy_draws_its_own_seed_and_keeps_it() {
+        // Lists long enough to be hashed (a short list is scanned).
+        let domains: Vec<String> = (0..=SMALL_LIST).map(|i| format!("d{i}.example.com")).collect();
+        let tilesets: Vec<String> = (0..=SMALL_LIST).map(|i| format!("alice.t{i}")).collect();
+        let build = || {
+            KeyPolicy::builder()
+                .allowed_domains(domains.iter().cloned())
+                .allowed_tilesets(tilesets.iter().cloned())
+                .build()
+                .unwrap()
+        };
+        let (a, b) = (build(), build());
+        let hash = |p: &KeyPolicy| p.domains.seed().unwrap().hash_bytes(b"example.com");
+        assert_ne!(hash(&a), hash(&b), "two builds of one policy must not share a seed");
+        // One seed per policy, for domains and tilesets alike.
+        assert_eq!(hash(&a), a.tilesets.seed().unwrap().hash_bytes(b"example.com"));
+        // A clone is the same compiled policy: same seed, same decisions.
+        assert_eq!(hash(&a), hash(&a.clone()));
+    }
+
+    /// Short lists are scanned and hold no hash table (the memory of a
+    /// million typical keys); a list one entry longer is hashed. Both
+    /// answer alike: the rules tests and properties run on both shapes.
+    #[test]
+    fn short_lists_are_scanned_and_long_lists_hashed() {
+        let short = KeyPolicy::builder()
+            .allowed_domains(["example.com", "*.example.org", "127.0.0.1", "capacitor://localhost"])
+            .allowed_tilesets(["alice.streets", "bob.*"])
+            .build()
+            .unwrap();
+        assert!(short.domains.seed().is_none() && short.tilesets.seed().is_none());
+        let domains: Vec<String> = (0..=SMALL_LIST).map(|i| format!("d{i}.example.com")).collect();
+        let long = KeyPolicy::builder().allowed_domains(domains).build().unwrap();
+        assert!(long.domains.seed().is_some());
+        // Duplicates do not count: nine spellings of one entry are short.
+        let same = KeyPolicy::builder()
+            .allowed_domains((0..=SMALL_LIST).map(|_| "https://www.example.com"))
+            .build()
+            .unwrap();
+        assert_eq!(same.allowed_domains().len(), 1);
+        assert!(same.domains.seed().is_none());
+        assert!(
+            std::mem::size_of::<KeyPolicy>() <= 64,
+            "{}",
+            std::mem::size_of::<KeyPolicy>()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::StrSet;
+use crate::hash::{HashSeed, StrSet, SMALL_LIST};
 
 /// What is wrong with an `allowed_tilesets` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -77,29 +77,61 @@ fn check_part(part: &str) -> Result<(), TilesetError> {
     Ok(())
 }
 
-/// The compiled `allowed_tilesets` list.
+/// The compiled `allowed_tilesets` list: scanned while short, with seeded
+/// hash sets beside it once longer than [`SMALL_LIST`] (as
+/// `allowed_domains`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TilesetAllowlist {
-    entries: Vec<TilesetPattern>,
+    /// Entries in the order given, duplicates removed.
+    entries: Box<[TilesetPattern]>,
+    /// The hash sets of a long list; `None` for a short one.
+    index: Option<Box<TilesetIndex>>,
+}
+
+/// The seeded hash sets of a long tileset list.
+#[derive(Debug, Clone)]
+struct TilesetIndex {
     exact: StrSet,
     users: StrSet,
 }
 
-impl TilesetAllowlist {
-    pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>) -> Self {
-        let mut list = TilesetAllowlist::default();
-        for entry in entries {
-            let fresh = if entry.whole_user {
-                let user = entry.text.strip_suffix(".*").unwrap_or(&entry.text);
-                list.users.insert(user.into())
-            } else {
-                list.exact.insert(entry.text.clone())
-            };
-            if fresh {
-                list.entries.push(entry);
-            }
+impl TilesetIndex {
+    /// Adds an entry; false when an equal one is already there.
+    fn insert(&mut self, entry: &TilesetPattern) -> bool {
+        if entry.whole_user {
+            let user = entry.text.strip_suffix(".*").unwrap_or(&entry.text);
+            self.users.insert(user.into())
+        } else {
+            self.exact.insert(entry.text.clone())
         }
-        list
+    }
+}
+
+impl TilesetAllowlist {
+    /// Compiles `entries`; a long list's hash sets are keyed by `seed`.
+    pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>, seed: &HashSeed) -> Self {
+        let entries: Vec<TilesetPattern> = entries.into_iter().collect();
+        if entries.len() <= SMALL_LIST {
+            let mut kept: Vec<TilesetPattern> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if !kept.contains(&entry) {
+                    kept.push(entry);
+                }
+            }
+            return TilesetAllowlist {
+                entries: kept.into_boxed_slice(),
+                index: None,
+            };
+        }
+        let mut index = TilesetIndex {
+            exact: StrSet::new(seed.clone()),
+            users: StrSet::new(seed.clone()),
+        };
+        let kept: Vec<TilesetPattern> = entries.into_iter().filter(|entry| index.insert(entry)).collect();
+        TilesetAllowlist {
+            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
+            entries: kept.into_boxed_slice(),
+        }
     }
 
     pub(crate) fn entries(&self) -> &[TilesetPattern] {
@@ -110,20 +142,52 @@ impl TilesetAllowlist {
         self.entries.is_empty()
     }
 
+    /// The seed the sets are keyed by, for a long list.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> Option<&HashSeed> {
+        self.index.as_ref().map(|index| index.exact.seed())
+    }
+
+    /// Whether `tileset` (one part, not composite) is an exact entry.
+    fn has_exact(&self, tileset: &str) -> bool {
+        match &self.index {
+            Some(index) => index.exact.contains(tileset),
+            None => self.entries.iter().any(|e| !e.whole_user && *e.text == *tileset),
+        }
+    }
+
+    /// Whether some `user.*` entry names `user`.
+    fn has_user(&self, user: &str) -> bool {
+        match &self.index {
+            Some(index) => !index.users.is_empty() && index.users.contains(user),
+            None => self
+                .entries
+                .iter()
+                .any(|e| e.whole_user && e.text.strip_suffix(".*") == Some(user)),
+        }
+    }
+
+    fn has_users(&self) -> bool {
+        match &self.index {
+            Some(index) => !index.users.is_empty(),
+            None => self.entries.iter().any(|e| e.whole_user),
+        }
+    }
+
     /// Whether every part of a (possibly composite, comma-separated)
     /// requested tileset is allowed. A malformed or empty part is not.
     pub(crate) fn allows(&self, requested: &str) -> bool {
         // The common request names one tileset the key lists: one lookup.
         // (Entries never contain a comma, so a hit is a single part.)
-        if self.exact.contains(requested) {
+        if self.has_exact(requested) {
             return true;
         }
+        let users = self.has_users();
         split_commas(requested).all(|part| {
             // Exact entries were validated when the policy was built, so a
             // hit is well-formed: only a miss needs the format check (for
             // the `user.*` entries, which need the username).
-            self.exact.contains(part)
-                || (!self.users.is_empty() && check_tileset_id(part).is_ok_and(|user| self.users.contains(user)))
+            self.has_exact(part) || (users && check_tileset_id(part).is_ok_and(|user| self.has_user(user)))
         })
     }
 }
@@ -153,7 +217,7 @@ mod tests {
     use super::*;
 
     fn list(entries: &[&str]) -> TilesetAllowlist {
-        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()))
+        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()), &HashSeed::random())
     }
 
     #[test]

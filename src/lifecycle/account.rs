@@ -36,6 +36,9 @@ pub struct KeyRecord {
     pub digest: KeyDigest,
     /// Creation order, for listing.
     pub(crate) seq: u64,
+    /// Rotated-away strings given a grace period, so that deleting the key
+    /// finds them without scanning every key's strings.
+    pub(crate) grace: Vec<KeyDigest>,
 }
 
 /// A live `pk`/`sk` token's metadata.
@@ -400,6 +403,9 @@ impl Account {
                                 until: *until,
                             },
                         );
+                        if let Some(key) = self.keys.get_mut(id) {
+                            key.grace.push(*retired);
+                        }
                     }
                     _ => {
                         self.digests.remove(retired);
@@ -416,10 +422,13 @@ impl Account {
                 if live_key(id)?.default {
                     return Err(rule("the default key is read-only"));
                 }
-                self.keys.remove(id);
-                self.digests.retain(|_, used| match used {
-                    DigestUse::Current { id: owner } | DigestUse::Grace { id: owner, .. } => owner != id,
-                });
+                // The key's strings: its current one and those in grace (a
+                // lookup per string, not a scan of the account).
+                if let Some(key) = self.keys.remove(id) {
+                    for digest in std::iter::once(&key.digest).chain(&key.grace) {
+                        self.digests.remove(digest);
+                    }
+                }
             }
             Change::TokenCreated { id, policy, at } => {
                 fresh_id(id)?;
@@ -487,6 +496,7 @@ impl Account {
                 modified: at,
                 digest,
                 seq,
+                grace: Vec::new(),
             },
         );
     }

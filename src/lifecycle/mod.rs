@@ -62,8 +62,9 @@
 //!   token is found by listing (or [`Account::default_token_string`]).
 //! * A token with no scopes can never be given scopes (422), whether it
 //!   was created empty or emptied by an update.
-//! * `pk`/`sk` strings carry the signing key's id as `k` next to `u` and
-//!   `a`, so verification never tries more than one key.
+//! * Token payloads are Mapbox's, field for field (no signing-key id):
+//!   verification tries the current signing key, then the previous one
+//!   during a rotation of the signing secret.
 //! * The owner cannot create `tk` tokens (422), as the issue requires.
 //! * Retrieve: a verified string of another account, or naming an id this
 //!   account never issued, is `TokenInvalid`; an id it deleted is

@@ -1,13 +1,12 @@
 //! Signed token strings in Mapbox's layout, `usage.payload.signature`.
 //!
 //! * `usage` is `pk`, `sk` or `tk`.
-//! * `payload` is base64url (no padding) JSON. `pk`/`sk`:
-//!   `{"u": user, "a": authorization id, "k": signing key id}` — the
-//!   token's metadata is found by `a`. `tk`: `{"u": user, "exp": seconds,
-//!   "iat": seconds, "scopes": [..], "client": "api", "k": signing key
-//!   id}` — self-contained, so an edge node holding the verification key
-//!   evaluates it from the string alone. `k` is our addition: it names the
-//!   signing key, so verifying never tries more than one key.
+//! * `payload` is base64url (no padding) JSON, exactly Mapbox's fields.
+//!   `pk`/`sk`: `{"u": user, "a": authorization id}` — the token's
+//!   metadata is found by `a`. `tk`: `{"u": user, "exp": seconds, "iat":
+//!   seconds, "scopes": [..], "client": "api"}` — self-contained, so an
+//!   edge node holding the verification key evaluates it from the string
+//!   alone.
 //! * `signature` is base64url HMAC-SHA256 (RustCrypto `hmac` + `sha2`,
 //!   43 characters) over the bytes `usage.payload`, compared in constant time.
 //!
@@ -16,13 +15,15 @@
 //! an unknown usage, an undecodable payload, a payload whose fields do not
 //! fit its usage, or a signature that is not 32 bytes is
 //! [`TokenStringError::Malformed`] before any MAC is computed. Then the
-//! signing key is found by id and the MAC verified
-//! ([`TokenStringError::Invalid`]); a `tk` whose `exp − iat` exceeds one
+//! MAC is verified with the current signing key and, failing that, the
+//! previous one ([`TokenStringError::Invalid`] when neither matches); a `tk` whose `exp − iat` exceeds one
 //! hour (or is not positive) is invalid even with a valid MAC.
 //!
 //! Signing keys carry an id so that two can be live while the platform
 //! rotates its signing secret: [`SigningKeys`] signs with its current key
-//! and verifies with the current or the previous one.
+//! and verifies with the current or the previous one. The id stays out of
+//! the string (the payload is Mapbox's, field for field): a token signed
+//! with the previous key costs a second MAC, only during a rotation.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -164,23 +165,20 @@ impl SigningKeys {
         &self.current
     }
 
-    fn find(&self, id: &str) -> Option<&SigningKey> {
-        std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .find(|k| k.id == id)
+    /// The keys that verify: the current one, then the previous one.
+    fn live(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.current).chain(self.previous.as_ref())
     }
 
     /// Signs `claims` as a token string of `usage` (`pk`/`sk` for
     /// permanent claims; temporary claims are always `tk`).
     pub fn sign(&self, usage: TokenUsage, claims: &Claims) -> String {
-        let kid = self.current.id.as_str();
         let (usage, payload) = match claims {
             Claims::Permanent { user, authorization } => (
                 usage,
                 serde_json::to_vec(&PermanentPayload {
                     u: user,
                     a: authorization,
-                    k: kid,
                 }),
             ),
             Claims::Temporary {
@@ -196,7 +194,6 @@ impl SigningKeys {
                     iat: issued.unix_seconds(),
                     scopes: scopes.iter().map(TokenScope::as_str).collect(),
                     client: "api",
-                    k: kid,
                 }),
             ),
         };
@@ -301,15 +298,14 @@ impl VerifiedToken {
     }
 }
 
-/// A `pk`/`sk` payload as written: `{"u", "a", "k"}`.
+/// A `pk`/`sk` payload as written: `{"u", "a"}`.
 #[derive(serde::Serialize)]
 struct PermanentPayload<'a> {
     u: &'a str,
     a: &'a str,
-    k: &'a str,
 }
 
-/// A `tk` payload as written: `{"u", "exp", "iat", "scopes", "client", "k"}`.
+/// A `tk` payload as written: `{"u", "exp", "iat", "scopes", "client"}`.
 #[derive(serde::Serialize)]
 struct TemporaryPayload<'a> {
     u: &'a str,
@@ -317,7 +313,6 @@ struct TemporaryPayload<'a> {
     iat: i64,
     scopes: Vec<&'static str>,
     client: &'static str,
-    k: &'a str,
 }
 
 #[derive(serde::Deserialize)]
@@ -325,8 +320,6 @@ struct TemporaryPayload<'a> {
 struct PayloadJson<'a> {
     #[serde(borrow)]
     u: Cow<'a, str>,
-    #[serde(borrow)]
-    k: Cow<'a, str>,
     #[serde(default, borrow)]
     a: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -414,8 +407,7 @@ fn is_base64url(s: &str) -> bool {
 impl SigningKeys {
     /// The core of [`SigningKeys::verify`], borrowing the claims from the
     /// decoded payload so the hot path allocates nothing: checks the shape
-    /// and decodes (no MAC yet), verifies the MAC with the key named by
-    /// `k`, checks a `tk`'s lifetime, then hands the claims to `f`.
+    /// and decodes (no MAC yet), verifies the MAC with a live key, checks a `tk`'s lifetime, then hands the claims to `f`.
     pub(crate) fn verify_with<R>(
         &self,
         token: &str,
@@ -496,10 +488,9 @@ impl SigningKeys {
             usage,
             claims: Box::new(claims.to_owned_claims()),
         };
-        let Some(key) = self.find(&json.k) else {
-            return Err(invalid("the signing key is not live"));
-        };
-        if !key.verify(signed.as_bytes(), &sig) {
+        // Every live key is tried, each in constant time; the current one
+        // first, as nearly every token is signed with it.
+        if !self.live().any(|key| key.verify(signed.as_bytes(), &sig)) {
             return Err(invalid("the signature does not verify"));
         }
         if let ClaimsRef::Temporary { expires, issued, .. } = claims {

@@ -13,7 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::FastMap;
+use crate::hash::{HashSeed, SeededMap, SMALL_LIST};
+use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{normalize_entry_host, HostError, NormalizedHost};
 use crate::syntax::host::{punycode_is_canonical, HostRef, LowerBuf};
 use crate::syntax::referer::Referer;
@@ -66,6 +67,20 @@ pub enum AllowedUrlError {
     /// A backslash in the path, which browsers read as `/`.
     #[error("the path contains '\\'; write '/'")]
     Backslash,
+    /// The host is a public suffix (`com`, `co.uk`, `github.io`): the
+    /// entry would allow every site under it, since an entry allows its
+    /// subdomains. Single-label names the list does not have, such as
+    /// `localhost`, are allowed.
+    #[error(
+        "the host {host:?} is a public suffix (Public Suffix List, {section} section); \
+         the entry would allow every site under it"
+    )]
+    PublicSuffix {
+        /// The normalized host: the public suffix.
+        host: String,
+        /// The list's section: `ICANN` or `private`.
+        section: &'static str,
+    },
 }
 
 impl From<EntrySyntaxError<'_>> for AllowedUrlError {
@@ -228,11 +243,18 @@ impl FromStr for AllowedUrl {
             Ok(NormalizedHost::Ip(_)) | Err(HostError::BadIp) => return Err(AllowedUrlError::IpAddress),
             Err(e) => return Err(AllowedUrlError::Host(e)),
         };
+        let path = normalize_path(path)?;
+        if let Some(section) = public_suffix_section(&host) {
+            return Err(AllowedUrlError::PublicSuffix {
+                host: host.into(),
+                section,
+            });
+        }
         Ok(AllowedUrl {
             scheme,
             host,
             port,
-            path: normalize_path(path)?,
+            path,
         })
     }
 }
@@ -282,33 +304,45 @@ impl fmt::Display for AllowedUrl {
     }
 }
 
-/// The compiled `allowedUrls` list: entries grouped by host.
+/// The compiled `allowedUrls` list: scanned while short, with a seeded
+/// host map beside it once longer than [`SMALL_LIST`] (as a key's
+/// `allowed_domains`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AllowedUrls {
     /// Entries in the order given, duplicates removed.
-    entries: Vec<AllowedUrl>,
-    /// Host → indexes into `entries`.
-    by_host: FastMap<Box<str>, Vec<usize>>,
+    entries: Box<[AllowedUrl]>,
     /// Bit `n` is set when some entry host has `n` labels (1..=127).
     label_counts: u128,
+    /// Host → indexes into `entries`, for a long list; `None` for a short one.
+    by_host: Option<Box<SeededMap<Box<str>, Vec<usize>>>>,
 }
 
 impl AllowedUrls {
+    /// Compiles `entries`; a long list's map is keyed by a freshly drawn seed.
     pub(crate) fn new(entries: impl IntoIterator<Item = AllowedUrl>) -> Self {
-        let mut list = AllowedUrls::default();
+        // At most MAX_ALLOWED_URLS (100) entries: a scan for duplicates is cheap.
+        let mut kept: Vec<AllowedUrl> = Vec::new();
+        let mut label_counts = 0u128;
         for entry in entries {
-            if list.entries.contains(&entry) {
+            if kept.contains(&entry) {
                 continue;
             }
             let labels = entry.host.split('.').count();
-            list.label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
-            list.by_host
-                .entry(entry.host.clone())
-                .or_default()
-                .push(list.entries.len());
-            list.entries.push(entry);
+            label_counts |= 1u128.checked_shl(labels as u32).unwrap_or(0);
+            kept.push(entry);
         }
-        list
+        let by_host = (kept.len() > SMALL_LIST).then(|| {
+            let mut map = SeededMap::new(HashSeed::random());
+            for (i, entry) in kept.iter().enumerate() {
+                map.get_or_insert_with(entry.host.clone(), Vec::new).push(i);
+            }
+            Box::new(map)
+        });
+        AllowedUrls {
+            entries: kept.into_boxed_slice(),
+            label_counts,
+            by_host,
+        }
     }
 
     pub(crate) fn entries(&self) -> &[AllowedUrl] {
@@ -317,6 +351,26 @@ impl AllowedUrls {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The seed the host map is keyed by, for a long list.
+    #[cfg(test)]
+    pub(crate) fn seed(&self) -> Option<&HashSeed> {
+        self.by_host.as_deref().map(SeededMap::seed)
+    }
+
+    /// The entries whose host is exactly `host`, in the order given.
+    fn with_host<'s>(&'s self, host: &'s str) -> HostEntries<'s> {
+        match &self.by_host {
+            Some(map) => HostEntries::Indexed {
+                indexes: map.get(host).map_or(&[][..], Vec::as_slice).iter(),
+                entries: &self.entries,
+            },
+            None => HostEntries::Scan {
+                entries: self.entries.iter(),
+                host,
+            },
+        }
     }
 
     /// The entries whose host is `lower_host` (lower case, no trailing dot)
@@ -342,15 +396,34 @@ impl AllowedUrls {
             if self.label_counts & (1u128 << labels.min(127)) == 0 {
                 continue;
             }
-            if let Some(indexes) = lower_host
-                .get(suffix_start..)
-                .and_then(|suffix| self.by_host.get(suffix))
-            {
-                return Some(indexes);
+            if let Some(suffix) = lower_host.get(suffix_start..) {
+                return Some(self.with_host(suffix));
             }
         })
         .flatten()
-        .filter_map(move |&i| self.entries.get(i))
+    }
+}
+
+/// The entries with one host: through the map, or by scanning a short list.
+enum HostEntries<'s> {
+    Indexed {
+        indexes: std::slice::Iter<'s, usize>,
+        entries: &'s [AllowedUrl],
+    },
+    Scan {
+        entries: std::slice::Iter<'s, AllowedUrl>,
+        host: &'s str,
+    },
+}
+
+impl<'s> Iterator for HostEntries<'s> {
+    type Item = &'s AllowedUrl;
+
+    fn next(&mut self) -> Option<&'s AllowedUrl> {
+        match self {
+            HostEntries::Indexed { indexes, entries } => indexes.find_map(|&i| entries.get(i)),
+            HostEntries::Scan { entries, host } => entries.find(|entry| *entry.host == **host),
+        }
     }
 }
 
@@ -511,6 +584,29 @@ mod tests {
             ("example.com/./a", E::DotSegment),
             ("example.com/a/%2E%2e", E::DotSegment),
             ("example.com/a\\b", E::Backslash),
+            (
+                "com",
+                E::PublicSuffix {
+                    host: "com".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "HTTPS://Co.Uk.:8443/maps",
+                E::PublicSuffix {
+                    host: "co.uk".into(),
+                    section: "ICANN",
+                },
+            ),
+            (
+                "github.io",
+                E::PublicSuffix {
+                    host: "github.io".into(),
+                    section: "private",
+                },
+            ),
+            // A bad path is reported before the suffix.
+            ("com/a/../b", E::DotSegment),
         ];
         for (input, expected) in cases {
             assert_eq!(input.parse::<AllowedUrl>().as_ref(), Err(expected), "{input:?}");
@@ -575,6 +671,82 @@ mod tests {
         assert_eq!(found("x.other.net"), ["other.net"]);
         let deep = format!("{}example.com", "a.".repeat(120));
         assert_eq!(found(&deep), ["example.com"]);
+    }
+
+    #[test]
+    fn single_label_names_off_the_list_stay_allowed() {
+        for host in [
+            "localhost",
+            "intranet",
+            "localhost:3000/maps",
+            "alice.github.io",
+            "example.co.uk",
+        ] {
+            assert!(host.parse::<AllowedUrl>().is_ok(), "{host}");
+        }
+    }
+
+    #[test]
+    fn each_list_draws_its_own_seed() {
+        // A list long enough to be hashed (a short one is scanned).
+        let build =
+            || AllowedUrls::new((0..=SMALL_LIST).map(|i| format!("h{i}.example.com").parse::<AllowedUrl>().unwrap()));
+        let (a, b) = (build(), build());
+        let hash = |l: &AllowedUrls| l.seed().unwrap().hash_bytes(b"example.com");
+        assert_ne!(hash(&a), hash(&b));
+        assert_eq!(a.candidates("x.h0.example.com").count(), 1);
+        assert_eq!(b.candidates("x.h0.example.com").count(), 1);
+    }
+
+    /// A short list is scanned, a long one looked up; both give the same
+    /// candidates in the same order (shortest host first, then as given).
+    #[test]
+    fn scanned_and_hashed_lists_give_the_same_candidates() {
+        let hosts = [
+            "example.com",
+            "docs.example.com",
+            "https://example.com/maps",
+            "a.docs.example.com",
+            "other.net",
+        ];
+        let short = AllowedUrls::new(hosts.iter().map(|h| h.parse::<AllowedUrl>().unwrap()));
+        assert!(short.seed().is_none());
+        let padding = (0..SMALL_LIST).map(|i| format!("pad{i}.org"));
+        let long = AllowedUrls::new(
+            hosts
+                .iter()
+                .map(|h| h.to_string())
+                .chain(padding)
+                .map(|h| h.parse::<AllowedUrl>().unwrap()),
+        );
+        assert!(long.seed().is_some());
+        for host in [
+            "a.docs.example.com",
+            "example.com",
+            "x.other.net",
+            "nope.org",
+            "pad3.org",
+        ] {
+            let names = |l: &AllowedUrls| l.candidates(host).map(ToString::to_string).collect::<Vec<_>>();
+            if host.ends_with(".org") {
+                assert!(names(&short).is_empty());
+            } else {
+                assert_eq!(names(&short), names(&long), "{host}");
+            }
+        }
+        let expected = [
+            "example.com",
+            "https://example.com/maps",
+            "docs.example.com",
+            "a.docs.example.com",
+        ];
+        assert_eq!(
+            short
+                .candidates("a.docs.example.com")
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            expected
+        );
     }
 
     #[test]

@@ -282,8 +282,18 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
     (
         select(&KEY_TYPES[..]),
         prop_oneof![1 => Just(vec![]), 2 => prop::collection::vec(select(&SCOPES[..]), 1..=3)],
-        prop_oneof![1 => Just(vec![]), 2 => prop::collection::vec(domain_spec(), 1..=4)],
-        prop_oneof![1 => Just(vec![]), 2 => prop::collection::vec(tileset_entry(), 1..=3)],
+        // Short lists (scanned) and, now and then, lists long enough to be
+        // hashed (over 8 entries), so that properties cover both matchers.
+        prop_oneof![
+            2 => Just(vec![]),
+            3 => prop::collection::vec(domain_spec(), 1..=4),
+            1 => prop::collection::vec(domain_spec(), 9..=12)
+        ],
+        prop_oneof![
+            2 => Just(vec![]),
+            3 => prop::collection::vec(tileset_entry(), 1..=3),
+            1 => prop::collection::vec(tileset_entry(), 9..=11)
+        ],
     )
         .prop_map(|(key_type, scopes, domains, tilesets)| PolicySpec {
             key_type,
