@@ -21,14 +21,20 @@ pub enum TilesetError {
 /// tileset of a user (`alice.*`). Matching is exact and case-sensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TilesetPattern {
+    /// The entry as written. No tileset id contains `*`, so the entries
+    /// ending in `.*` are exactly the whole-user ones.
     text: Box<str>,
-    whole_user: bool,
 }
 
 impl TilesetPattern {
     /// The entry as written.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// For `user.*`, the user whose every tileset it allows.
+    fn whole_user(&self) -> Option<&str> {
+        self.text.strip_suffix(".*")
     }
 }
 
@@ -43,10 +49,7 @@ impl FromStr for TilesetPattern {
         } else {
             check_part(user)?;
         }
-        Ok(TilesetPattern {
-            text: s.into(),
-            whole_user,
-        })
+        Ok(TilesetPattern { text: s.into() })
     }
 }
 
@@ -98,11 +101,9 @@ struct TilesetIndex {
 impl TilesetIndex {
     /// Adds an entry; false when an equal one is already there.
     fn insert(&mut self, entry: &TilesetPattern) -> bool {
-        if entry.whole_user {
-            let user = entry.text.strip_suffix(".*").unwrap_or(&entry.text);
-            self.users.insert(user.into())
-        } else {
-            self.exact.insert(entry.text.clone())
+        match entry.whole_user() {
+            Some(user) => self.users.insert(user.into()),
+            None => self.exact.insert(entry.text.clone()),
         }
     }
 }
@@ -152,7 +153,10 @@ impl TilesetAllowlist {
     fn has_exact(&self, tileset: &str) -> bool {
         match &self.index {
             Some(index) => index.exact.contains(tileset),
-            None => self.entries.iter().any(|e| !e.whole_user && *e.text == *tileset),
+            None => self
+                .entries
+                .iter()
+                .any(|e| e.whole_user().is_none() && *e.text == *tileset),
         }
     }
 
@@ -160,17 +164,14 @@ impl TilesetAllowlist {
     fn has_user(&self, user: &str) -> bool {
         match &self.index {
             Some(index) => !index.users.is_empty() && index.users.contains(user),
-            None => self
-                .entries
-                .iter()
-                .any(|e| e.whole_user && e.text.strip_suffix(".*") == Some(user)),
+            None => self.entries.iter().any(|e| e.whole_user() == Some(user)),
         }
     }
 
     fn has_users(&self) -> bool {
         match &self.index {
             Some(index) => !index.users.is_empty(),
-            None => self.entries.iter().any(|e| e.whole_user),
+            None => self.entries.iter().any(|e| e.whole_user().is_some()),
         }
     }
 
