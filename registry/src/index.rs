@@ -40,13 +40,12 @@ impl Hasher for DigestHasher {
 
 type DigestMap<V> = papaya::HashMap<KeyDigest, V, BuildHasherDefault<DigestHasher>>;
 
-/// A key string's entry: the key's policy, shared by all its live strings,
-/// and — for a rotated-away string — the end of its grace period.
+/// A rotated-away string in its grace period: the key's policy and the
+/// end of the grace (unix seconds; the string works while `now < until`).
 #[derive(Debug, Clone)]
-struct KeyEntry {
+struct GraceEntry {
     policy: Arc<KeyPolicy>,
-    /// Unix seconds; the string works while `now < grace_until`.
-    grace_until: Option<i64>,
+    until: i64,
 }
 
 /// A `pk`/`sk` token's entry.
@@ -59,7 +58,12 @@ struct TokenEntry {
 /// Compiled credentials, readable from any thread without locks.
 #[derive(Debug)]
 pub struct CredentialIndex {
-    keys: DigestMap<KeyEntry>,
+    /// Current key strings: the entry is only the policy, shared with the
+    /// key's other strings — the smallest entry for the common case.
+    keys: DigestMap<Arc<KeyPolicy>>,
+    /// Rotated-away strings in their grace period: few, looked up only
+    /// when `keys` misses.
+    in_grace: DigestMap<GraceEntry>,
     tokens: papaya::HashMap<Box<str>, TokenEntry>,
     /// Rotated-away strings still in their grace period, by key id, so a
     /// policy edit or a deletion reaches them too. Writers only.
@@ -70,6 +74,7 @@ impl Default for CredentialIndex {
     fn default() -> Self {
         CredentialIndex {
             keys: DigestMap::default(),
+            in_grace: DigestMap::default(),
             tokens: papaya::HashMap::new(),
             grace: Mutex::new(HashMap::new()),
         }
@@ -83,8 +88,10 @@ pub(crate) struct Prepared(Vec<Edit>);
 /// One edit of the index, planned from a change before it is applied.
 #[derive(Debug)]
 enum Edit {
-    PutKey(KeyDigest, KeyEntry),
+    PutKey(KeyDigest, Arc<KeyPolicy>),
     RemoveKey(KeyDigest),
+    PutGrace(KeyDigest, GraceEntry),
+    RemoveGrace(KeyDigest),
     PutToken(Box<str>, TokenEntry),
     RemoveToken(Box<str>),
     /// Record a string in its grace period under its key id.
@@ -101,7 +108,7 @@ impl CredentialIndex {
 
     /// How many key strings (current and in grace) the index holds.
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.in_grace.len()
     }
 
     /// How many `pk`/`sk` tokens the index holds.
@@ -119,12 +126,12 @@ impl CredentialIndex {
 
     /// [`find_key`](Self::find_key) by digest.
     pub fn find_digest(&self, digest: &KeyDigest, now: i64) -> Option<Arc<KeyPolicy>> {
-        let keys = self.keys.pin();
-        let entry = keys.get(digest)?;
-        match entry.grace_until {
-            Some(until) if now >= until => None,
-            _ => Some(Arc::clone(&entry.policy)),
+        if let Some(policy) = self.keys.pin().get(digest) {
+            return Some(Arc::clone(policy));
         }
+        let in_grace = self.in_grace.pin();
+        let entry = in_grace.get(digest)?;
+        (now < entry.until).then(|| Arc::clone(&entry.policy))
     }
 
     /// The live `pk`/`sk` token `id` of `user`.
@@ -159,10 +166,6 @@ impl CredentialIndex {
     /// which digests a key id has now, which strings are in grace.
     fn plan(&self, change: &Change, before: &Account) -> Vec<Edit> {
         let user = || Arc::<str>::from(before.user());
-        let key_entry = |policy: &KeyPolicy| KeyEntry {
-            policy: Arc::new(policy.clone()),
-            grace_until: None,
-        };
         let token_entry = |policy: &TokenPolicy| TokenEntry {
             user: user(),
             policy: Arc::new(policy.clone()),
@@ -183,32 +186,24 @@ impl CredentialIndex {
                 token_policy,
                 ..
             } => vec![
-                Edit::PutKey(*key_digest, key_entry(key_policy)),
+                Edit::PutKey(*key_digest, Arc::new(key_policy.clone())),
                 Edit::PutToken(token_id.as_str().into(), token_entry(token_policy)),
             ],
-            Change::KeyCreated { digest, policy, .. } => vec![Edit::PutKey(*digest, key_entry(policy))],
+            Change::KeyCreated { digest, policy, .. } => vec![Edit::PutKey(*digest, Arc::new(policy.clone()))],
             Change::KeyUpdated { id, policy, .. } => {
                 let policy = Arc::new(policy.clone());
                 let mut edits = Vec::new();
                 if let Some(key) = before.key(id) {
-                    edits.push(Edit::PutKey(
-                        key.digest,
-                        KeyEntry {
-                            policy: Arc::clone(&policy),
-                            grace_until: None,
-                        },
-                    ));
+                    edits.push(Edit::PutKey(key.digest, Arc::clone(&policy)));
                 }
-                let keys = self.keys.pin();
+                let in_grace = self.in_grace.pin();
                 for digest in grace_of(id) {
-                    if let Some(old) = keys.get(&digest) {
-                        edits.push(Edit::PutKey(
-                            digest,
-                            KeyEntry {
-                                policy: Arc::clone(&policy),
-                                grace_until: old.grace_until,
-                            },
-                        ));
+                    if let Some(old) = in_grace.get(&digest) {
+                        let entry = GraceEntry {
+                            policy: Arc::clone(&policy),
+                            until: old.until,
+                        };
+                        edits.push(Edit::PutGrace(digest, entry));
                     }
                 }
                 edits
@@ -224,30 +219,19 @@ impl CredentialIndex {
                     return Vec::new();
                 };
                 let policy = Arc::new(key.policy.clone());
-                let mut edits = vec![Edit::PutKey(
-                    *digest,
-                    KeyEntry {
-                        policy: Arc::clone(&policy),
-                        grace_until: None,
-                    },
-                )];
-                match grace_until {
-                    Some(until) if until > at => {
-                        edits.push(Edit::PutKey(
-                            *retired,
-                            KeyEntry {
-                                policy,
-                                grace_until: Some(until.unix_seconds()),
-                            },
-                        ));
-                        edits.push(Edit::Grace(id.clone(), *retired));
-                    }
-                    _ => edits.push(Edit::RemoveKey(*retired)),
+                let mut edits = vec![Edit::PutKey(*digest, Arc::clone(&policy)), Edit::RemoveKey(*retired)];
+                if let Some(until) = grace_until.filter(|until| until > at) {
+                    let entry = GraceEntry {
+                        policy,
+                        until: until.unix_seconds(),
+                    };
+                    edits.push(Edit::PutGrace(*retired, entry));
+                    edits.push(Edit::Grace(id.clone(), *retired));
                 }
                 edits
             }
             Change::KeyDeleted { id, .. } => {
-                let mut edits: Vec<Edit> = grace_of(id).into_iter().map(Edit::RemoveKey).collect();
+                let mut edits: Vec<Edit> = grace_of(id).into_iter().map(Edit::RemoveGrace).collect();
                 if let Some(key) = before.key(id) {
                     edits.push(Edit::RemoveKey(key.digest));
                 }
@@ -272,11 +256,17 @@ impl CredentialIndex {
 
     fn execute(&self, edit: Edit) {
         match edit {
-            Edit::PutKey(digest, entry) => {
-                self.keys.pin().insert(digest, entry);
+            Edit::PutKey(digest, policy) => {
+                self.keys.pin().insert(digest, policy);
             }
             Edit::RemoveKey(digest) => {
                 self.keys.pin().remove(&digest);
+            }
+            Edit::PutGrace(digest, entry) => {
+                self.in_grace.pin().insert(digest, entry);
+            }
+            Edit::RemoveGrace(digest) => {
+                self.in_grace.pin().remove(&digest);
             }
             Edit::PutToken(id, entry) => {
                 self.tokens.pin().insert(id, entry);
@@ -302,15 +292,13 @@ impl CredentialIndex {
     /// seconds). Lookups already refuse them; this only frees memory.
     pub fn sweep_expired(&self, now: i64) -> usize {
         let mut grace = self.grace.lock().unwrap_or_else(PoisonError::into_inner);
-        let keys = self.keys.pin();
+        let in_grace = self.in_grace.pin();
         let mut removed = 0;
         for digests in grace.values_mut() {
             digests.retain(|digest| {
-                let expired = keys
-                    .get(digest)
-                    .is_none_or(|e| e.grace_until.is_some_and(|until| now >= until));
+                let expired = in_grace.get(digest).is_none_or(|e| now >= e.until);
                 if expired {
-                    keys.remove(digest);
+                    in_grace.remove(digest);
                     removed += 1;
                 }
                 !expired
