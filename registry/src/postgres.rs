@@ -60,10 +60,11 @@ pub struct PgStore {
     client: Option<Connected>,
 }
 
-/// A live connection and its prepared statements.
+/// A live connection and its prepared statement (prepared on first use:
+/// the table may not exist before the migration).
 struct Connected {
     client: Client,
-    changes_since: Statement,
+    changes_since: Option<Statement>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -164,11 +165,11 @@ impl PgStore {
         match &mut self.client {
             Some(connected) => Ok(connected),
             slot @ None => {
-                let mut client = self.config.connect(NoTls)?;
-                let changes_since = client.prepare(
-                    "SELECT revision, username, body::text FROM changes WHERE revision > $1 ORDER BY revision",
-                )?;
-                Ok(slot.insert(Connected { client, changes_since }))
+                let client = self.config.connect(NoTls)?;
+                Ok(slot.insert(Connected {
+                    client,
+                    changes_since: None,
+                }))
             }
         }
     }
@@ -217,7 +218,18 @@ impl PgStore {
 impl Store for PgStore {
     fn changes_since(&mut self, revision: u64) -> Result<Vec<StoredChange>, StoreError> {
         let after = i64::try_from(revision).unwrap_or(i64::MAX);
-        let rows = self.run(|c| c.client.query(&c.changes_since, &[&after]))?;
+        let rows = self.run(|c| {
+            let statement = match &c.changes_since {
+                Some(statement) => statement.clone(),
+                None => {
+                    let statement = c.client.prepare(
+                        "SELECT revision, username, body::text FROM changes WHERE revision > $1 ORDER BY revision",
+                    )?;
+                    c.changes_since.insert(statement).clone()
+                }
+            };
+            c.client.query(&statement, &[&after])
+        })?;
         let mut changes = Vec::with_capacity(rows.len());
         for row in rows {
             let revision: i64 = row.get(0);
