@@ -361,13 +361,15 @@ impl<S: Store> Worker<S> {
             match listener.as_mut() {
                 Some(client) => match wait(client) {
                     Ok(Some(revision)) => {
+                        let applied = self.registry.revision();
                         let mut state = self.state();
+                        state.revision = applied;
                         if revision != UNKNOWN {
                             state.notified_revision = state.notified_revision.max(revision);
                         }
                         // The node's own writes notify it too: nothing to
                         // read for those.
-                        if revision > state.revision {
+                        if revision > applied {
                             catch_up_due = Some(Instant::now());
                         }
                     }

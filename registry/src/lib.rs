@@ -26,18 +26,18 @@
 mod error;
 mod follow;
 mod index;
-mod registry;
 mod postgres;
+mod registry;
 mod sqlite;
 mod store;
 
-pub use error::{RegistryError, StoreError};
-pub use follow::{ConnectionState, FollowError, FollowOptions, Follower, Health};
-pub use index::{unix_now, CredentialIndex, DigestHasher};
-pub use registry::{is_valid_user, Registry, MAX_ATTEMPTS};
-pub use postgres::{PgStore, CHANNEL, DEFAULT_CONNECT_TIMEOUT};
-pub use sqlite::SqliteStore;
 /// The `postgres` client's connection settings ([`PgStore::with_config`],
 /// [`Follower::start`]).
 pub use ::postgres::Config as PgConfig;
+pub use error::{RegistryError, StoreError};
+pub use follow::{ConnectionState, FollowError, FollowOptions, Follower, Health};
+pub use index::{unix_now, CredentialIndex, DigestHasher};
+pub use postgres::{PgStore, CHANNEL, DEFAULT_CONNECT_TIMEOUT};
+pub use registry::{is_valid_user, Registry, MAX_ATTEMPTS};
+pub use sqlite::SqliteStore;
 pub use store::{Store, StoredChange};

@@ -355,7 +355,13 @@ fn digest(d: &KeyDigest) -> &[u8] {
 
 /// Writes a change's effect on the materialized tables (the same effects
 /// as the SQLite store's).
-fn materialize(tx: &mut Transaction<'_>, user: &str, change: &Change, rows: &Rows, revision: i64) -> Result<(), StoreError> {
+fn materialize(
+    tx: &mut Transaction<'_>,
+    user: &str,
+    change: &Change,
+    rows: &Rows,
+    revision: i64,
+) -> Result<(), StoreError> {
     let at = &rows.at;
     let policy = &rows.policy;
     match change {
@@ -481,7 +487,8 @@ fn materialize(tx: &mut Transaction<'_>, user: &str, change: &Change, rows: &Row
 /// Parses a connection URL or key=value string. The error names the
 /// problem but not the string, which may hold a password.
 pub(crate) fn parse_url(url: &str) -> Result<Config, StoreError> {
-    url.parse::<Config>().map_err(|e| StoreError::InvalidUrl { message: e.to_string() })
+    url.parse::<Config>()
+        .map_err(|e| StoreError::InvalidUrl { message: e.to_string() })
 }
 
 /// Where a configuration points, without its password: for log lines.
@@ -497,7 +504,11 @@ pub(crate) fn describe(config: &Config) -> String {
         .collect();
     format!(
         "{}/{}",
-        if hosts.is_empty() { "localhost".to_owned() } else { hosts.join(",") },
+        if hosts.is_empty() {
+            "localhost".to_owned()
+        } else {
+            hosts.join(",")
+        },
         config.get_dbname().unwrap_or("(default database)")
     )
 }

@@ -58,8 +58,16 @@ fn assert_converged(nodes: &[Node], user: &str) {
     let expected = nodes[0].registry.read(user, snapshot).unwrap();
     for (i, node) in nodes.iter().enumerate() {
         assert_eq!(node.registry.read(user, snapshot).unwrap(), expected, "node {i}");
-        assert_eq!(node.registry.index().key_count(), nodes[0].registry.index().key_count(), "node {i}");
-        assert_eq!(node.registry.index().token_count(), nodes[0].registry.index().token_count(), "node {i}");
+        assert_eq!(
+            node.registry.index().key_count(),
+            nodes[0].registry.index().key_count(),
+            "node {i}"
+        );
+        assert_eq!(
+            node.registry.index().token_count(),
+            nodes[0].registry.index().token_count(),
+            "node {i}"
+        );
     }
 }
 
@@ -123,15 +131,26 @@ fn a_change_on_one_node_reaches_every_other() {
     // The default token deleted on C (and so replaced): the old string is
     // refused on A and B, the new one works there.
     let signing = signing();
-    let old_token = a.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
-    let default_id = c.registry.read("alice", |x| x.default_token().unwrap().id.clone()).unwrap();
+    let old_token = a
+        .registry
+        .read("alice", |x| x.default_token_string(&signing))
+        .unwrap()
+        .unwrap();
+    let default_id = c
+        .registry
+        .read("alice", |x| x.default_token().unwrap().id.clone())
+        .unwrap();
     c.registry
         .write("alice", |account, rng| {
             account.delete_token(&signing, Actor::Owner, &default_id, at(T0 + 3), rng)
         })
         .unwrap()
         .unwrap();
-    let new_token = c.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
+    let new_token = c
+        .registry
+        .read("alice", |x| x.default_token_string(&signing))
+        .unwrap()
+        .unwrap();
     eventually("the replaced default token reaches A and B", || {
         [&a.registry, &b.registry]
             .iter()
@@ -149,7 +168,9 @@ fn a_change_on_one_node_reaches_every_other() {
         assert_eq!(health.max_staleness_ms, None);
     }
     eventually("every follower reports the last revision", || {
-        nodes.iter().all(|n| n.follower.health().revision == a.registry.revision())
+        nodes
+            .iter()
+            .all(|n| n.follower.health().revision == a.registry.revision())
     });
 }
 
@@ -195,7 +216,9 @@ fn concurrent_conflicting_writes_end_in_one_state() {
                 s.spawn(move || {
                     barrier.wait();
                     registry
-                        .write("alice", |account, rng| account.rotate_key(id, None, at(T0 + round), rng))
+                        .write("alice", |account, rng| {
+                            account.rotate_key(id, None, at(T0 + round), rng)
+                        })
                         .unwrap()
                 })
             };
@@ -218,18 +241,30 @@ fn concurrent_conflicting_writes_end_in_one_state() {
             nodes.iter().all(|n| n.registry.lookup(&key).is_none())
         });
         assert_converged(&nodes, "alice");
-        assert!(nodes.iter().all(|n| n.registry.read("alice", |x| x.key(&id).is_none()).unwrap()));
+        assert!(nodes
+            .iter()
+            .all(|n| n.registry.read("alice", |x| x.key(&id).is_none()).unwrap()));
     }
 
     // Two deletes of the default token at once: one replaces it, the
     // other finds it gone; one new default everywhere.
     let signing = signing();
     for round in 0..4_i64 {
-        let default_id = a.registry.read("alice", |x| x.default_token().unwrap().id.clone()).unwrap();
+        let default_id = a
+            .registry
+            .read("alice", |x| x.default_token().unwrap().id.clone())
+            .unwrap();
         eventually("B has the same default token", || {
-            b.registry.read("alice", |x| x.default_token().unwrap().id.clone()).unwrap() == default_id
+            b.registry
+                .read("alice", |x| x.default_token().unwrap().id.clone())
+                .unwrap()
+                == default_id
         });
-        let old = a.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
+        let old = a
+            .registry
+            .read("alice", |x| x.default_token_string(&signing))
+            .unwrap()
+            .unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let outcomes: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = [&a.registry, &b.registry]
@@ -252,11 +287,17 @@ fn concurrent_conflicting_writes_end_in_one_state() {
         let replaced = outcomes.iter().filter(|o| o.is_ok()).count();
         assert_eq!(replaced, 1, "round {round}: {outcomes:?}");
         assert!(
-            outcomes.iter().all(|o| matches!(o, Ok(()) | Err(TokenError::NotFound { .. }))),
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Ok(()) | Err(TokenError::NotFound { .. }))),
             "round {round}: {outcomes:?}"
         );
         assert_converged(&nodes, "alice");
-        let new = a.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
+        let new = a
+            .registry
+            .read("alice", |x| x.default_token_string(&signing))
+            .unwrap()
+            .unwrap();
         assert_ne!(new, old);
         for node in &nodes {
             assert!(node.registry.lookup(&old).is_none());
@@ -346,7 +387,12 @@ fn revisions_become_visible_in_order() {
         }
     });
     // Everything written was seen, in the one pass, none twice.
-    let all: BTreeSet<u64> = reader.changes_since(0).unwrap().into_iter().map(|c| c.revision).collect();
+    let all: BTreeSet<u64> = reader
+        .changes_since(0)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.revision)
+        .collect();
     assert_eq!(all.len() as u64, WRITERS * (PER_WRITER + 1));
     assert_eq!(seen, all);
 }
@@ -366,7 +412,11 @@ fn each_append_notifies_its_revision_and_user() {
     registry.ensure_account("alice", at(T0)).unwrap();
     let revision = store.revision().unwrap();
     let mut notifications = listener.notifications();
-    let got = notifications.timeout_iter(Duration::from_secs(10)).next().unwrap().unwrap();
+    let got = notifications
+        .timeout_iter(Duration::from_secs(10))
+        .next()
+        .unwrap()
+        .unwrap();
     assert_eq!(got.channel(), CHANNEL);
     assert_eq!(got.payload(), format!("{{\"revision\":{revision},\"user\":\"alice\"}}"));
     // A refused write notifies nothing.
@@ -375,6 +425,10 @@ fn each_append_notifies_its_revision_and_user() {
         .write("alice", |account, _| account.delete_key(&default_id, at(T0)))
         .unwrap();
     assert!(refused.is_err());
-    assert!(notifications.timeout_iter(Duration::from_millis(300)).next().unwrap().is_none());
+    assert!(notifications
+        .timeout_iter(Duration::from_millis(300))
+        .next()
+        .unwrap()
+        .is_none());
     assert_eq!(store.revision().unwrap(), revision);
 }

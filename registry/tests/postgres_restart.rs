@@ -40,7 +40,9 @@ fn pg_ctl(action: &str) {
 }
 
 fn options() -> FollowOptions {
-    let mut options = FollowOptions::default().quiet().poll_interval(Duration::from_millis(500));
+    let mut options = FollowOptions::default()
+        .quiet()
+        .poll_interval(Duration::from_millis(500));
     options.backoff_max = Duration::from_millis(500);
     options
 }
@@ -119,21 +121,34 @@ fn nodes_ride_out_a_database_restart_and_miss_nothing() {
         .unwrap();
     let fresh = c
         .registry
-        .write("alice", |account, rng| account.create_key(web_policy(), at(T0 + 1), rng))
+        .write("alice", |account, rng| {
+            account.create_key(web_policy(), at(T0 + 1), rng)
+        })
         .unwrap()
         .unwrap()
         .key
         .unwrap();
     let signing = signing();
-    let old_token = c.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
-    let token_id = c.registry.read("alice", |x| x.default_token().unwrap().id.clone()).unwrap();
+    let old_token = c
+        .registry
+        .read("alice", |x| x.default_token_string(&signing))
+        .unwrap()
+        .unwrap();
+    let token_id = c
+        .registry
+        .read("alice", |x| x.default_token().unwrap().id.clone())
+        .unwrap();
     c.registry
         .write("alice", |account, rng| {
             account.delete_token(&signing, Actor::Owner, &token_id, at(T0 + 2), rng)
         })
         .unwrap()
         .unwrap();
-    let new_token = c.registry.read("alice", |x| x.default_token_string(&signing)).unwrap().unwrap();
+    let new_token = c
+        .registry
+        .read("alice", |x| x.default_token_string(&signing))
+        .unwrap()
+        .unwrap();
 
     let nodes = [&a, &b, &f, &c];
     eventually("every node applied every change made meanwhile", || {
@@ -157,7 +172,9 @@ fn nodes_ride_out_a_database_restart_and_miss_nothing() {
     }
     // Writes work again on the nodes that lived through it.
     a.registry
-        .write("alice", |account, rng| account.create_key(web_policy(), at(T0 + 3), rng))
+        .write("alice", |account, rng| {
+            account.create_key(web_policy(), at(T0 + 3), rng)
+        })
         .unwrap()
         .unwrap();
     let mut store = PgStore::with_config(db.config.clone()).unwrap();

@@ -80,9 +80,7 @@ pub struct Node {
 impl Node {
     pub fn open(db: &TestDatabase, seed: u64, options: FollowOptions) -> Node {
         let store = PgStore::with_config(db.config.clone()).unwrap();
-        let registry = Arc::new(
-            Registry::open_with_rng(store, signing(), Box::new(SeededRandom::new(seed))).unwrap(),
-        );
+        let registry = Arc::new(Registry::open_with_rng(store, signing(), Box::new(SeededRandom::new(seed))).unwrap());
         let follower = Follower::start(Arc::clone(&registry), db.config.clone(), options).unwrap();
         Node { registry, follower }
     }
