@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 
-use crate::postgres::{describe, CHANNEL, DEFAULT_CONNECT_TIMEOUT};
+use crate::postgres::{bound, describe, CHANNEL};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -155,9 +155,11 @@ pub struct Health {
     pub max_staleness_ms: Option<u64>,
     /// How many times the connection was re-established.
     pub reconnects: u64,
-    /// The last error (connecting, listening or catching up), cleared by
-    /// the next successful catch-up.
-    pub last_error: Option<String>,
+    /// Why the last attempt to connect or listen failed, cleared once
+    /// connected again.
+    pub connection_error: Option<String>,
+    /// Why the last catch-up failed, cleared by the next successful one.
+    pub catch_up_error: Option<String>,
 }
 
 /// What the thread reports.
@@ -169,7 +171,8 @@ struct State {
     connection: ConnectionState,
     refusing: bool,
     reconnects: u64,
-    last_error: Option<String>,
+    connection_error: Option<String>,
+    catch_up_error: Option<String>,
 }
 
 /// A running follower. Dropping it (or [`stop`](Self::stop)) ends its
@@ -210,9 +213,7 @@ impl Follower {
             });
         }
         let mut database = database;
-        if database.get_connect_timeout().is_none() {
-            database.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
-        }
+        bound(&mut database);
         let state = Arc::new(Mutex::new(State {
             revision: registry.revision(),
             notified_revision: 0,
@@ -220,7 +221,8 @@ impl Follower {
             connection: ConnectionState::Never,
             refusing: false,
             reconnects: 0,
-            last_error: None,
+            connection_error: None,
+            catch_up_error: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (done_tx, done) = mpsc::sync_channel(1);
@@ -261,7 +263,8 @@ impl Follower {
             refusing: state.refusing,
             max_staleness_ms: self.max_staleness.map(millis),
             reconnects: state.reconnects,
-            last_error: state.last_error.clone(),
+            connection_error: state.connection_error.clone(),
+            catch_up_error: state.catch_up_error.clone(),
         }
     }
 
@@ -340,6 +343,7 @@ impl<S: Store> Worker<S> {
                         let mut state = self.state();
                         let again = state.connection == ConnectionState::Reconnecting;
                         state.connection = ConnectionState::Connected;
+                        state.connection_error = None;
                         if again {
                             state.reconnects += 1;
                             drop(state);
@@ -388,6 +392,15 @@ impl<S: Store> Worker<S> {
             let now = Instant::now();
             if catch_up_due.is_none() && now.duration_since(last_attempt) >= self.options.poll_interval {
                 catch_up_due = Some(now);
+                // An idle connection can die silently (no reset reaches
+                // us): check it on the timer too.
+                if let Some(client) = listener.as_mut() {
+                    if let Err(e) = client.is_valid(Duration::from_secs(2)) {
+                        listener = None;
+                        self.lost(&e);
+                        next_connect = now;
+                    }
+                }
             }
             if catch_up_due.is_some_and(|due| now >= due) {
                 last_attempt = now;
@@ -399,10 +412,10 @@ impl<S: Store> Worker<S> {
                         let mut state = self.state();
                         state.revision = revision;
                         state.last_success = Some(Instant::now());
-                        state.last_error = None;
+                        state.catch_up_error = None;
                     }
                     Err(e) => {
-                        self.state().last_error = Some(format!("catch-up: {e}"));
+                        self.state().catch_up_error = Some(e.to_string());
                         catch_up_due = Some(now + catch_up_backoff);
                         catch_up_backoff = (catch_up_backoff * 2).min(self.options.backoff_max);
                     }
@@ -438,7 +451,7 @@ impl<S: Store> Worker<S> {
         if was != ConnectionState::Never {
             state.connection = ConnectionState::Reconnecting;
         }
-        state.last_error = Some(format!("listen: {error}"));
+        state.connection_error = Some(error.to_string());
         drop(state);
         if was == ConnectionState::Connected {
             self.log(format_args!(

@@ -88,9 +88,7 @@ impl PgStore {
     /// [`connect`](Self::connect) with a parsed configuration. Without a
     /// connect timeout, [`DEFAULT_CONNECT_TIMEOUT`] applies.
     pub fn with_config(mut config: Config) -> Result<PgStore, StoreError> {
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
-        }
+        bound(&mut config);
         let mut store = PgStore { config, client: None };
         store.migrate()?;
         Ok(store)
@@ -482,6 +480,19 @@ fn materialize(
         &[&user, &revision],
     )?;
     Ok(())
+}
+
+/// Bounds how long a dead server can hold a call, unless the
+/// configuration already says: connecting ([`DEFAULT_CONNECT_TIMEOUT`]),
+/// and sending on a connection whose peer stopped acknowledging (10 s of
+/// `TCP_USER_TIMEOUT`, instead of the kernel's ~15 minutes).
+pub(crate) fn bound(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
 }
 
 /// Parses a connection URL or key=value string. The error names the

@@ -15,6 +15,7 @@
 mod postgres_support;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -431,4 +432,214 @@ fn each_append_notifies_its_revision_and_user() {
         .unwrap()
         .is_none());
     assert_eq!(store.revision().unwrap(), revision);
+}
+
+/// Nothing listens on port 1 of the loopback: a database that is down.
+fn unreachable() -> keypolicy_registry::PgConfig {
+    let mut config: keypolicy_registry::PgConfig = "postgres://nobody@127.0.0.1:1/none".parse().unwrap();
+    config.connect_timeout(Duration::from_secs(1));
+    config
+}
+
+/// A node starting while the database is down waits, bounded, then
+/// fails: it never opens with an empty index.
+#[test]
+fn starting_without_the_database_waits_then_fails() {
+    let started = std::time::Instant::now();
+    let outcome = PgStore::connect_waiting(unreachable(), Duration::from_millis(400));
+    match outcome {
+        Err(keypolicy_registry::StoreError::Unavailable { database, attempts, .. }) => {
+            assert_eq!(database, "127.0.0.1:1/none");
+            assert!(attempts >= 2, "{attempts}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    // The wait was bounded (by far more than the 400 ms asked, so this
+    // cannot flake: it catches a retry loop that never ends).
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // A bad URL names the problem, not the URL (it may hold a password).
+    let bad = PgStore::connect("postgres://user:s3cret@[::1").unwrap_err();
+    assert!(!bad.to_string().contains("s3cret"), "{bad}");
+}
+
+/// A follower cut off from its database: fail-static keeps serving and
+/// says why in its health; fail-closed refuses once too stale; both stop
+/// when dropped.
+#[test]
+fn a_follower_without_its_database_fails_static_or_closed() {
+    let open = |seed| {
+        let registry = Registry::open_with_rng(
+            keypolicy_registry::SqliteStore::in_memory().unwrap(),
+            signing(),
+            Box::new(keypolicy::lifecycle::SeededRandom::new(seed)),
+        )
+        .unwrap();
+        let key = registry.ensure_account("alice", at(T0)).unwrap().unwrap();
+        (Arc::new(registry), key)
+    };
+    let options = || {
+        let mut options = FollowOptions::default()
+            .quiet()
+            .poll_interval(Duration::from_millis(100));
+        options.backoff_max = Duration::from_millis(200);
+        options
+    };
+
+    let (registry, key) = open(1);
+    let follower = keypolicy_registry::Follower::start(Arc::clone(&registry), unreachable(), options()).unwrap();
+    eventually("the follower reports the failure", || {
+        follower.health().connection_error.is_some()
+    });
+    let health = follower.health();
+    assert_eq!(health.connection, ConnectionState::Never);
+    assert!(!health.refusing);
+    assert!(registry.lookup(&key).is_some(), "fail-static serves the last index");
+    drop(follower);
+
+    let (registry, key) = open(2);
+    let follower = keypolicy_registry::Follower::start(
+        Arc::clone(&registry),
+        unreachable(),
+        options().fail_closed(Duration::from_millis(300)),
+    )
+    .unwrap();
+    // Its catch-ups succeed (the registry's own store is SQLite), so it is
+    // fresh and serves although it cannot listen.
+    eventually("a successful catch-up", || follower.health().lag_ms.is_some());
+    assert!(registry.lookup(&key).is_some());
+    assert!(follower.stop());
+
+    // A store that fails its reads on demand: the follower's catch-ups
+    // fail, and once 300 ms pass, lookups refuse; when reads work again,
+    // they serve again.
+    let failing = Arc::new(AtomicBool::new(false));
+    let registry = Arc::new(
+        Registry::open(
+            Switch {
+                inner: keypolicy_registry::SqliteStore::in_memory().unwrap(),
+                failing: Arc::clone(&failing),
+            },
+            signing(),
+        )
+        .unwrap(),
+    );
+    let key = registry.ensure_account("alice", at(T0)).unwrap().unwrap();
+    let follower = keypolicy_registry::Follower::start(
+        Arc::clone(&registry),
+        unreachable(),
+        options().fail_closed(Duration::from_millis(300)),
+    )
+    .unwrap();
+    eventually("a successful catch-up", || follower.health().lag_ms.is_some());
+    assert!(registry.lookup(&key).is_some());
+    failing.store(true, Ordering::SeqCst);
+    eventually("fail-closed refuses", || registry.lookup(&key).is_none());
+    assert!(follower.health().refusing);
+    assert!(follower.health().catch_up_error.is_some());
+    failing.store(false, Ordering::SeqCst);
+    eventually("serving again", || registry.lookup(&key).is_some());
+    assert!(!follower.health().refusing);
+    drop(follower);
+
+    // Options that would refuse on an idle, healthy node are refused.
+    let (registry, _) = open(3);
+    let invalid = keypolicy_registry::Follower::start(
+        registry,
+        unreachable(),
+        options().fail_closed(Duration::from_millis(50)),
+    );
+    assert!(
+        matches!(
+            invalid,
+            Err(keypolicy_registry::FollowError::Options {
+                field: "max_staleness",
+                ..
+            })
+        ),
+        "{invalid:?}"
+    );
+}
+
+/// A store whose reads fail while `failing` is set.
+struct Switch {
+    inner: keypolicy_registry::SqliteStore,
+    failing: Arc<AtomicBool>,
+}
+
+impl Store for Switch {
+    fn changes_since(
+        &mut self,
+        revision: u64,
+    ) -> Result<Vec<keypolicy_registry::StoredChange>, keypolicy_registry::StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(keypolicy_registry::StoreError::Unavailable {
+                database: "switch".into(),
+                waited: Duration::ZERO,
+                attempts: 1,
+                last: "switched off".into(),
+            });
+        }
+        self.inner.changes_since(revision)
+    }
+
+    fn append(
+        &mut self,
+        user: &str,
+        sequence: u64,
+        change: &keypolicy::lifecycle::Change,
+    ) -> Result<u64, keypolicy_registry::StoreError> {
+        self.inner.append(user, sequence, change)
+    }
+}
+
+/// Every row of every table, as text, holds no key or token string.
+#[test]
+fn the_database_holds_no_usable_credential() {
+    let Some(url) = cluster("the_database_holds_no_usable_credential") else {
+        return;
+    };
+    let db = TestDatabase::create(&url, "secrets");
+    let registry = Registry::open(PgStore::with_config(db.config.clone()).unwrap(), signing()).unwrap();
+    let default_key = registry.ensure_account("alice", at(T0)).unwrap().unwrap();
+    let policy = web_policy("app.example.com");
+    let key = registry
+        .write("alice", |account, rng| account.create_key(policy.clone(), at(T0), rng))
+        .unwrap()
+        .unwrap()
+        .key
+        .unwrap();
+    let signing = signing();
+    let token = registry
+        .read("alice", |x| x.default_token_string(&signing))
+        .unwrap()
+        .unwrap();
+    let mut client = db.client();
+    let mut text = String::new();
+    for table in [
+        "changes",
+        "accounts",
+        "keys",
+        "key_strings",
+        "tokens",
+        "keypolicy_schema",
+    ] {
+        let row = client
+            .query_one(
+                &format!("SELECT coalesce(string_agg(t::text, ' '), '') FROM {table} t"),
+                &[],
+            )
+            .unwrap();
+        text.push_str(row.get::<_, &str>(0));
+    }
+    assert!(text.contains("alice"), "the dump is empty: {text}");
+    for secret in [&default_key, &key, &token] {
+        assert!(!text.contains(secret.as_str()), "{secret} is in the database");
+        let signature = secret.rsplit('.').next().unwrap();
+        assert!(!text.contains(signature), "{secret}'s last part is in the database");
+    }
+    let strings: i64 = client
+        .query_one("SELECT COUNT(*) FROM key_strings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(strings, 2);
 }

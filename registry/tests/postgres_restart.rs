@@ -61,7 +61,10 @@ fn nodes_ride_out_a_database_restart_and_miss_nothing() {
         return;
     };
     if std::env::var("KEYPOLICY_TEST_PGCTL").is_err() {
-        println!("nodes_ride_out_a_database_restart_and_miss_nothing: skipped (KEYPOLICY_TEST_PGCTL is not set)");
+        postgres_support::skipped(
+            "nodes_ride_out_a_database_restart_and_miss_nothing",
+            "KEYPOLICY_TEST_PGCTL is not set",
+        );
         return;
     }
     let db = TestDatabase::create(&url, "restart");
@@ -99,7 +102,7 @@ fn nodes_ride_out_a_database_restart_and_miss_nothing() {
     assert!(a.registry.lookup(&key).is_some());
     assert!(b.registry.lookup(&key).is_some());
     assert!(!b.follower.health().refusing);
-    assert!(b.follower.health().last_error.is_some());
+    assert!(b.follower.health().connection_error.is_some());
     // The fail-closed node refuses once its state is too old.
     eventually("F refuses", || f.registry.lookup(&key).is_none());
     assert!(f.follower.health().refusing);
