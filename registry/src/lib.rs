@@ -11,6 +11,15 @@
 //!   [`SqliteStore`] is the embedded default (one file, WAL,
 //!   `synchronous=FULL`); other databases implement the narrow [`Store`]
 //!   trait.
+//! * **A fleet shares PostgreSQL.** [`PgStore`] keeps the same data with
+//!   the same guarantees in a database many server processes share; each
+//!   append `NOTIFY`s [`CHANNEL`], and a [`Follower`] thread per process
+//!   `LISTEN`s and applies every change since its revision, in order —
+//!   also after each reconnect and on a timer, since notifications can be
+//!   lost. When the database is gone a node serves its last index
+//!   (fail-static) or, configured so, refuses after a maximum staleness
+//!   (fail-closed); [`Follower::health`] reports revision, lag and
+//!   connection state.
 //! * **Secrets never reach the database.** Key strings are kept as SHA-256
 //!   digests; token strings not at all (verified by signature with keys
 //!   from configuration, metadata found by id).
