@@ -138,7 +138,8 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Health {
-    /// The registry's revision: the last change applied.
+    /// The registry's revision (the last change applied) as of the
+    /// follower's last notification or catch-up.
     pub revision: u64,
     /// The highest revision announced by a notification (`0` before the
     /// first one); above `revision` while a catch-up is pending.
