@@ -28,12 +28,14 @@
 //! the change reaches every node — the writer too — through the log like
 //! any other node's change, so memory never disagrees with the store.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use keypolicy::lifecycle::{Change, KeyDigest};
 use keypolicy::token::Timestamp;
-use postgres::{Client, Config, NoTls, Statement, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement, Transaction};
 
 use crate::error::StoreError;
 use crate::store::{Store, StoredChange};
@@ -60,11 +62,48 @@ pub struct PgStore {
     client: Option<Connected>,
 }
 
-/// A live connection and its prepared statement (prepared on first use:
-/// the table may not exist before the migration).
+/// A live connection and its prepared statements.
 struct Connected {
     client: Client,
-    changes_since: Option<Statement>,
+    statements: Statements,
+}
+
+/// Statements prepared on their first use on a connection (the tables
+/// may not exist before the migration), then reused: one round trip per
+/// statement instead of two (parse, then execute).
+#[derive(Default)]
+struct Statements(HashMap<&'static str, Statement>);
+
+/// A transaction that prepares its statements through [`Statements`].
+struct Cached<'t, 'c> {
+    tx: Transaction<'c>,
+    statements: &'t mut Statements,
+}
+
+impl Cached<'_, '_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.0.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_opt(&statement, params)
+    }
+
+    fn query_one(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_one(&statement, params)
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -166,7 +205,7 @@ impl PgStore {
                 let client = self.config.connect(NoTls)?;
                 Ok(slot.insert(Connected {
                     client,
-                    changes_since: None,
+                    statements: Statements::default(),
                 }))
             }
         }
@@ -216,14 +255,14 @@ impl PgStore {
 impl Store for PgStore {
     fn changes_since(&mut self, revision: u64) -> Result<Vec<StoredChange>, StoreError> {
         let after = i64::try_from(revision).unwrap_or(i64::MAX);
+        const SQL: &str = "SELECT revision, username, body::text FROM changes WHERE revision > $1 ORDER BY revision";
         let rows = self.run(|c| {
-            let statement = match &c.changes_since {
+            let statement = match c.statements.0.get(SQL) {
                 Some(statement) => statement.clone(),
                 None => {
-                    let statement = c.client.prepare(
-                        "SELECT revision, username, body::text FROM changes WHERE revision > $1 ORDER BY revision",
-                    )?;
-                    c.changes_since.insert(statement).clone()
+                    let statement = c.client.prepare(SQL)?;
+                    c.statements.0.insert(SQL, statement.clone());
+                    statement
                 }
             };
             c.client.query(&statement, &[&after])
@@ -246,7 +285,7 @@ impl Store for PgStore {
         // written costs no transaction.
         let rows = rows_of(change)?;
         let connected = self.connected()?;
-        let outcome = append_in(&mut connected.client, user, sequence, change, &rows);
+        let outcome = append_in(connected, user, sequence, change, &rows);
         if let Err(StoreError::Postgres(_)) = &outcome {
             self.client = None;
         }
@@ -257,10 +296,19 @@ impl Store for PgStore {
 /// One append: the lock, the check, the log row, the materialized rows and
 /// the notification, in one transaction (dropping `tx` on an error rolls
 /// it back).
-fn append_in(client: &mut Client, user: &str, sequence: u64, change: &Change, rows: &Rows) -> Result<u64, StoreError> {
-    let mut tx = client.transaction()?;
+fn append_in(
+    connected: &mut Connected,
+    user: &str,
+    sequence: u64,
+    change: &Change,
+    rows: &Rows,
+) -> Result<u64, StoreError> {
+    let mut tx = Cached {
+        tx: connected.client.transaction()?,
+        statements: &mut connected.statements,
+    };
     // Why this lock: see the module docs (revisions visible in order).
-    tx.batch_execute("LOCK TABLE changes IN EXCLUSIVE MODE")?;
+    tx.tx.batch_execute("LOCK TABLE changes IN EXCLUSIVE MODE")?;
     let found: Option<i64> = tx
         .query_opt("SELECT changes FROM accounts WHERE username = $1", &[&user])?
         .map(|row| row.get(0));
@@ -285,7 +333,7 @@ fn append_in(client: &mut Client, user: &str, sequence: u64, change: &Change, ro
     let user_json = json(change, &user)?;
     let _ = write!(payload, "{{\"revision\":{revision},\"user\":{user_json}}}");
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
-    tx.commit()?;
+    tx.tx.commit()?;
     Ok(u64::try_from(revision).unwrap_or(0))
 }
 
@@ -354,7 +402,7 @@ fn digest(d: &KeyDigest) -> &[u8] {
 /// Writes a change's effect on the materialized tables (the same effects
 /// as the SQLite store's).
 fn materialize(
-    tx: &mut Transaction<'_>,
+    tx: &mut Cached<'_, '_>,
     user: &str,
     change: &Change,
     rows: &Rows,
