@@ -30,6 +30,35 @@
 //!   [`keypolicy::http::KeyLookup`], so `keypolicy`'s HTTP guard and tower
 //!   layer serve from it unchanged.
 
+//!
+//! ## A fleet node
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use keypolicy::lifecycle::{SigningKey, SigningKeys};
+//! use keypolicy_registry::{FollowOptions, Follower, PgConfig, PgStore, Registry};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config: PgConfig = "postgres://app@127.0.0.1:5432/keypolicy".parse()?;
+//! // PostgreSQL down at start: wait up to 30 s (one stderr line per
+//! // attempt), then fail rather than serve an empty index.
+//! let store = PgStore::connect_waiting(config, Duration::from_secs(30))?;
+//! let listen_with = store.config().clone();
+//! let signing = SigningKeys::new(SigningKey::new("k1", &[7; 32])?);
+//! let registry = Arc::new(Registry::open(store, signing)?);
+//! // Fail-static by default; `.fail_closed(Duration::from_secs(30))` to
+//! // refuse every credential once 30 s pass without a catch-up.
+//! let follower = Follower::start(Arc::clone(&registry), listen_with, FollowOptions::default())?;
+//! // Serve requests with `registry` (a `keypolicy::http::KeyLookup`); write
+//! // through `registry.write(…)`; report `follower.health()` (serializable).
+//! let health = follower.health();
+//! println!("revision {} lag {:?} ms", health.revision, health.lag_ms);
+//! # Ok(())
+//! # }
+//! ```
+
 #![forbid(unsafe_code)]
 
 mod error;
