@@ -20,6 +20,9 @@
 //! followers' reads) run. It also makes the change-count check and the
 //! write atomic against the other nodes' appends.
 //!
+//! **Durability** is the server's: with PostgreSQL's defaults (`fsync`,
+//! `synchronous_commit = on`) an append is on disk when it returns `Ok`.
+//!
 //! **Connection loss.** The store reconnects on its next use after any
 //! database error, so a restarted PostgreSQL costs a node one failed
 //! operation, not a restart. An append whose connection breaks while it

@@ -643,3 +643,33 @@ fn the_database_holds_no_usable_credential() {
         .get(0);
     assert_eq!(strings, 2);
 }
+
+/// Nodes starting together on an empty database: one creates the schema,
+/// the others wait for it and find nothing to do.
+#[test]
+fn nodes_starting_together_migrate_once() {
+    let Some(url) = cluster("nodes_starting_together_migrate_once") else {
+        return;
+    };
+    let db = TestDatabase::create(&url, "migrate");
+    let barrier = Arc::new(Barrier::new(4));
+    let versions: Vec<i64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (barrier, config) = (Arc::clone(&barrier), db.config.clone());
+                s.spawn(move || {
+                    barrier.wait();
+                    PgStore::with_config(config).unwrap().schema_version().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(versions, vec![1; 4]);
+    let rows: i64 = db
+        .client()
+        .query_one("SELECT COUNT(*) FROM keypolicy_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
