@@ -29,7 +29,6 @@
 //! * **The core's seam.** [`Registry`] implements
 //!   [`keypolicy::http::KeyLookup`], so `keypolicy`'s HTTP guard and tower
 //!   layer serve from it unchanged.
-
 //!
 //! ## A fleet node
 //!
