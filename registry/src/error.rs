@@ -9,6 +9,29 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed, or the connection broke (the store
+    /// reconnects on its next use).
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// PostgreSQL could not be reached within the wait allowed at start.
+    #[error("postgres at {database}: not reachable after {attempts} attempts in {waited:?}: {last}")]
+    Unavailable {
+        /// Where (host, port and database; never the password).
+        database: String,
+        /// How long the process waited.
+        waited: std::time::Duration,
+        /// How many times it tried.
+        attempts: u32,
+        /// The last attempt's error.
+        last: String,
+    },
+    /// The database URL could not be parsed (the URL itself is not
+    /// repeated: it may hold a password).
+    #[error("database url: {message}")]
+    InvalidUrl {
+        /// What is wrong with it.
+        message: String,
+    },
     /// A stored row could not be read back (a corrupt or foreign database).
     #[error("changes row {revision}: {message}")]
     CorruptRow {

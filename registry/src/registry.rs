@@ -2,6 +2,7 @@
 //! served from a [`CredentialIndex`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use keypolicy::http::{Credential, KeyLookup};
@@ -35,6 +36,9 @@ pub struct Registry<S> {
     writer: Mutex<Writer<S>>,
     index: Arc<CredentialIndex>,
     signing: SigningKeys,
+    /// Set by a fail-closed follower whose state is too old to trust:
+    /// [`lookup`](KeyLookup::lookup) then refuses every credential.
+    refusing: AtomicBool,
 }
 
 impl<S> std::fmt::Debug for Registry<S> {
@@ -84,6 +88,7 @@ impl<S: Store> Registry<S> {
             writer: Mutex::new(writer),
             index: Arc::new(index),
             signing,
+            refusing: AtomicBool::new(false),
         })
     }
 
@@ -95,6 +100,21 @@ impl<S: Store> Registry<S> {
     /// The signing keys of token strings.
     pub fn signing_keys(&self) -> &SigningKeys {
         &self.signing
+    }
+
+    /// Makes [`lookup`](KeyLookup::lookup) refuse every credential
+    /// (`true`) or serve the index again (`false`). A fail-closed
+    /// [`Follower`](crate::Follower) sets it while its state is older than
+    /// its maximum staleness. The index itself ([`index`](Self::index)) is
+    /// not gated.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::Release);
+    }
+
+    /// Whether lookups refuse every credential (see
+    /// [`set_refusing`](Self::set_refusing)).
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
     }
 
     /// The revision of the last change applied.
@@ -260,6 +280,9 @@ impl<S: Store> KeyLookup for Registry<S> {
     /// Keys by digest; `pk`/`sk` tokens by signature, then id; `tk` tokens
     /// from the string alone (expiry is judged by evaluation).
     fn lookup(&self, key: &str) -> Option<Credential> {
+        if self.refusing.load(Ordering::Acquire) {
+            return None;
+        }
         if key.starts_with("mpk_") {
             return self.index.find_key(key, unix_now()).map(Credential::Key);
         }
