@@ -40,3 +40,15 @@ pub trait Store: Send {
     /// revision.
     fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError>;
 }
+
+/// A boxed store is a store, so a server can choose its database at run
+/// time (`Registry<Box<dyn Store>>`).
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn changes_since(&mut self, revision: u64) -> Result<Vec<StoredChange>, StoreError> {
+        (**self).changes_since(revision)
+    }
+
+    fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError> {
+        (**self).append(user, sequence, change)
+    }
+}

@@ -15,7 +15,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keypolicy::http::{error_response, Credential, KeyStore, PublicOrigin, Target};
+use keypolicy::http::{error_response, Credential, KeyLookup, PublicOrigin, Target};
 use keypolicy::key::Resource;
 use keypolicy::tower::PolicyLayer;
 use keypolicy::{KeyPolicy, TokenPolicy};
@@ -32,7 +32,7 @@ struct KeysFile {
     tokens: HashMap<String, TokenPolicy>,
 }
 
-/// Parses a keys file into the map a [`KeyStore`] holds. The error names
+/// Parses a keys file into the map a `KeyStore` holds. The error names
 /// the key (or the JSON position) and what is wrong; a string listed both
 /// as a key and as a token is an error.
 pub fn parse_keys(json: &str) -> Result<HashMap<Box<str>, Credential>, String> {
@@ -104,8 +104,8 @@ pub struct Options {
 }
 
 /// The router, every route guarded by the key-policy layer set up with
-/// `options`.
-pub fn router(keys: Arc<KeyStore>, options: &Options) -> Router {
+/// `options`, its keys and tokens found by `keys`.
+pub fn router<L: KeyLookup + Clone + 'static>(keys: L, options: &Options) -> Router {
     let allow_headers = std::iter::once(header::RANGE).chain(options.allow_headers.iter().cloned());
     let layer = PolicyLayer::new(keys, target)
         .allow_headers(allow_headers)
