@@ -65,7 +65,11 @@ impl Server {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("tile_server did not start");
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("tile_server did not start within {TIMEOUT:?}: {banner:?}");
+            };
             if let Some(addr) = line.strip_prefix("tile_server: listening on http://") {
                 return Server {
                     child,
