@@ -17,6 +17,10 @@
 //!    median and p99 of 1,000 each, index only (the store is timed in 3).
 //! 3. Cold start: N keys written to a SQLite file, then
 //!    `Registry::open` — read, replay, compile, index.
+//! 4. The whole guard on the opened registry: `keypolicy::http::Guard::check`
+//!    — the key from the query string, its checksum and digest, the index
+//!    lookup, `evaluate_key`, the CORS headers — per request, cycling
+//!    through 10,000 distinct keys, allowed requests.
 
 #![allow(
     unsafe_code,
@@ -36,11 +40,19 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keypolicy::http::{Credential, KeyStore};
+use keypolicy::http::{Guard, Target, Verdict};
+use keypolicy::key::Resource;
 use keypolicy::key::{KeyScope, KeyType};
 use keypolicy::lifecycle::{Account, Change, KeyString, SeededRandom, SigningKey, SigningKeys};
 use keypolicy::token::Timestamp;
 use keypolicy::KeyPolicy;
 use keypolicy_registry::{CredentialIndex, Registry, SqliteStore};
+
+/// What a tile request asks for: `/v1/tiles/{tileset}/…`.
+fn target(parts: &http::request::Parts) -> Option<Target<'_>> {
+    let tileset = parts.uri.path().strip_prefix("/v1/tiles/")?.split('/').next()?;
+    Some(Target::new(Resource::Tiles).with_tileset(tileset))
+}
 
 /// Bytes currently allocated by the whole process.
 struct Counting;
@@ -249,6 +261,39 @@ fn main() {
     let cold = t.elapsed();
     assert_eq!(registry.index().key_count(), n + 1);
     println!("cold start, {n} keys from SQLite (read, replay, compile, index): {cold:.2?}");
+
+    // 4. The guard, as the tower layer runs it, over the registry.
+    let registry = std::sync::Arc::new(registry);
+    let guard = Guard::new(std::sync::Arc::clone(&registry), target);
+    let sample = 10_000.min(n);
+    let requests: Vec<http::request::Parts> = (0..sample)
+        .map(|i| {
+            let uri = format!("/v1/tiles/user{i}.streets/0/0/0.png?key={}", strings[i].as_str());
+            let request = http::Request::builder()
+                .uri(uri)
+                .header("origin", format!("https://app{i}.example.com"))
+                .body(())
+                .unwrap();
+            request.into_parts().0
+        })
+        .collect();
+    for parts in &requests {
+        assert!(
+            matches!(guard.check::<String>(parts), Verdict::Pass(_)),
+            "{:?}",
+            parts.uri
+        );
+    }
+    let rounds = 50;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for parts in &requests {
+            let _ = std::hint::black_box(guard.check::<String>(std::hint::black_box(parts)));
+        }
+    }
+    let per = t.elapsed() / (rounds * requests.len()) as u32;
+    println!("guard per allowed request at {n} keys (query, checksum, digest, lookup, evaluate, CORS): {per:.2?}");
+    drop(guard);
     drop(registry);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,6 +1,6 @@
 //! The tile server's router, keys file and generated tiles. Shared by the
 //! `tile_server` example (`main.rs`) and the loopback and browser tests
-//! (`tests/http_server.rs`, `tests/browser.rs`), which include this file
+//! (`tile-server/tests/http_server.rs`, `tile-server/tests/browser.rs`), which include this file
 //! with `#[path]` so that they test exactly the server the README starts.
 
 use std::borrow::Cow;
