@@ -120,18 +120,28 @@ impl CredentialIndex {
     /// checksum first (a mistyped key costs no lookup), then one lookup by
     /// digest; a rotated-away string only before its grace deadline.
     pub fn find_key(&self, key: &str, now: i64) -> Option<Arc<KeyPolicy>> {
-        let digest = KeyString::parse(key).ok()?.digest();
-        self.find_digest(&digest, now)
+        self.find_key_at(key, || now)
+    }
+
+    /// [`find_key`](Self::find_key), reading the clock only for a string
+    /// in its grace period (a current string needs no time).
+    pub fn find_key_at(&self, key: &str, now: impl FnOnce() -> i64) -> Option<Arc<KeyPolicy>> {
+        let digest = KeyString::digest_of(key).ok()?;
+        self.find_digest_at(&digest, now)
     }
 
     /// [`find_key`](Self::find_key) by digest.
     pub fn find_digest(&self, digest: &KeyDigest, now: i64) -> Option<Arc<KeyPolicy>> {
+        self.find_digest_at(digest, || now)
+    }
+
+    fn find_digest_at(&self, digest: &KeyDigest, now: impl FnOnce() -> i64) -> Option<Arc<KeyPolicy>> {
         if let Some(policy) = self.keys.pin().get(digest) {
             return Some(Arc::clone(policy));
         }
         let in_grace = self.in_grace.pin();
         let entry = in_grace.get(digest)?;
-        (now < entry.until).then(|| Arc::clone(&entry.policy))
+        (now() < entry.until).then(|| Arc::clone(&entry.policy))
     }
 
     /// The live `pk`/`sk` token `id` of `user`.

@@ -284,7 +284,7 @@ impl<S: Store> KeyLookup for Registry<S> {
             return None;
         }
         if key.starts_with("mpk_") {
-            return self.index.find_key(key, unix_now()).map(Credential::Key);
+            return self.index.find_key_at(key, unix_now).map(Credential::Key);
         }
         let verified = self.signing.verify(key).ok()?;
         match &verified.claims {

@@ -96,28 +96,16 @@ impl KeyString {
 
     /// Checks the prefix, length, alphabet and checksum.
     pub fn parse(s: &str) -> Result<KeyString, KeyStringError> {
-        let clip = |s: &str| s.chars().take(64).collect::<String>();
-        if !s.starts_with(KEY_PREFIX) {
-            return Err(KeyStringError::Prefix { value: clip(s) });
-        }
-        if s.len() != KEY_STRING_LEN {
-            return Err(KeyStringError::Length { len: s.len() });
-        }
-        if let Some(index) = s
-            .bytes()
-            .skip(KEY_PREFIX.len())
-            .position(|b| !b.is_ascii_alphanumeric())
-        {
-            return Err(KeyStringError::Character {
-                value: clip(s),
-                index: index + KEY_PREFIX.len(),
-            });
-        }
-        let (body, checksum) = s.split_at(KEY_STRING_LEN - KEY_CHECKSUM_CHARS);
-        if checksum_chars(body) != checksum {
-            return Err(KeyStringError::Checksum { value: s.to_owned() });
-        }
+        check(s)?;
         Ok(KeyString(s.to_owned()))
+    }
+
+    /// The digest of a well-formed key string, checked as
+    /// [`parse`](Self::parse) checks it but without copying it: what a
+    /// lookup on every request needs (no allocation on success).
+    pub fn digest_of(s: &str) -> Result<KeyDigest, KeyStringError> {
+        check(s)?;
+        Ok(KeyDigest(Sha256::digest(s.as_bytes()).into()))
     }
 
     /// The string.
@@ -146,7 +134,35 @@ impl FromStr for KeyString {
 
 /// CRC32 of `body` as 6 base62 digits, most significant first
 /// (62⁶ > 2³², so every CRC fits).
-fn checksum_chars(body: &str) -> String {
+/// The prefix, length, alphabet and checksum of a key string.
+fn check(s: &str) -> Result<(), KeyStringError> {
+    let clip = |s: &str| s.chars().take(64).collect::<String>();
+    if !s.starts_with(KEY_PREFIX) {
+        return Err(KeyStringError::Prefix { value: clip(s) });
+    }
+    if s.len() != KEY_STRING_LEN {
+        return Err(KeyStringError::Length { len: s.len() });
+    }
+    if let Some(index) = s
+        .bytes()
+        .skip(KEY_PREFIX.len())
+        .position(|b| !b.is_ascii_alphanumeric())
+    {
+        return Err(KeyStringError::Character {
+            value: clip(s),
+            index: index + KEY_PREFIX.len(),
+        });
+    }
+    let (body, checksum) = s.split_at(KEY_STRING_LEN - KEY_CHECKSUM_CHARS);
+    if checksum_bytes(body) != checksum.as_bytes() {
+        return Err(KeyStringError::Checksum { value: s.to_owned() });
+    }
+    Ok(())
+}
+
+/// The checksum of `body`: its CRC32 as base62 digits, most significant
+/// first, on the stack.
+fn checksum_bytes(body: &str) -> [u8; KEY_CHECKSUM_CHARS] {
     let mut crc = u64::from(crc32fast::hash(body.as_bytes()));
     let mut out = [b'0'; KEY_CHECKSUM_CHARS];
     for slot in out.iter_mut().rev() {
@@ -154,7 +170,11 @@ fn checksum_chars(body: &str) -> String {
         *slot = BASE62.get((crc % 62) as usize).copied().unwrap_or(b'0');
         crc /= 62;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    out
+}
+
+fn checksum_chars(body: &str) -> String {
+    checksum_bytes(body).iter().map(|&b| char::from(b)).collect()
 }
 
 /// The SHA-256 digest of a key string; written as 64 lower-case hex digits
