@@ -30,6 +30,67 @@ use hashbrown::HashTable;
 /// and a short list's sets would cost more memory than its entries.
 pub(crate) const SMALL_LIST: usize = 8;
 
+/// An allowlist's entries in the order given, duplicates removed, and —
+/// for a list longer than [`SMALL_LIST`] — the index built beside them.
+/// A short list is matched by scanning `entries`; a long one through
+/// `index`. Shared by a key's domains and tilesets.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledList<E, I> {
+    entries: Box<[E]>,
+    index: Option<Box<I>>,
+}
+
+impl<E, I> Default for CompiledList<E, I> {
+    fn default() -> Self {
+        CompiledList {
+            entries: Box::new([]),
+            index: None,
+        }
+    }
+}
+
+impl<E: PartialEq, I> CompiledList<E, I> {
+    /// Compiles `entries`. A short list's duplicates are found by scanning
+    /// it; a long one's by `insert` into the index `make_index` returns
+    /// (false: already there), in O(1) each — and if enough were
+    /// duplicates, the rest is short after all and needs no index.
+    pub(crate) fn new(
+        entries: impl IntoIterator<Item = E>,
+        make_index: impl FnOnce() -> I,
+        mut insert: impl FnMut(&mut I, &E) -> bool,
+    ) -> Self {
+        let entries: Vec<E> = entries.into_iter().collect();
+        if entries.len() <= SMALL_LIST {
+            let mut kept: Vec<E> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if !kept.contains(&entry) {
+                    kept.push(entry);
+                }
+            }
+            return CompiledList {
+                entries: kept.into_boxed_slice(),
+                index: None,
+            };
+        }
+        let mut index = make_index();
+        let kept: Vec<E> = entries.into_iter().filter(|entry| insert(&mut index, entry)).collect();
+        CompiledList {
+            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
+            entries: kept.into_boxed_slice(),
+        }
+    }
+
+    /// The entries, in the order given.
+    pub(crate) fn entries(&self) -> &[E] {
+        &self.entries
+    }
+
+    /// The index of a long list; `None` for a short one.
+    pub(crate) fn index(&self) -> Option<&I> {
+        self.index.as_deref()
+    }
+}
+
 /// The secret key of one policy's hash tables.
 ///
 /// Where it comes from: [`HashSeed::random`] hashes a process-wide counter

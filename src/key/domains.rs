@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::hash::{HashSeed, IpSet, StrSet, SMALL_LIST};
+use crate::hash::{CompiledList, HashSeed, IpSet, StrSet};
 use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
@@ -214,14 +214,8 @@ pub(crate) enum OriginMatch {
 /// a few comparisons cost less than one hash). Past [`SMALL_LIST`]
 /// entries, seeded hash sets are built beside them, so that matching
 /// stays one lookup per label boundary however long the list grows.
-#[derive(Debug, Clone)]
-pub(crate) struct DomainAllowlist {
-    /// Entries in the order given, duplicates removed (for display, JSON
-    /// and the scan).
-    entries: Box<[AllowedDomain]>,
-    /// The hash sets of a long list; `None` for a short one.
-    index: Option<Box<DomainIndex>>,
-}
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DomainAllowlist(CompiledList<AllowedDomain, DomainIndex>);
 
 /// The seeded hash sets of a long domain list.
 #[derive(Debug, Clone)]
@@ -235,15 +229,6 @@ struct DomainIndex {
     wildcard_label_counts: u64,
     ips: IpSet,
     apps: StrSet,
-}
-
-impl Default for DomainAllowlist {
-    fn default() -> Self {
-        DomainAllowlist {
-            entries: Box::new([]),
-            index: None,
-        }
-    }
 }
 
 impl DomainIndex {
@@ -274,60 +259,43 @@ impl DomainIndex {
 impl DomainAllowlist {
     /// Compiles `entries`; a long list's hash sets are keyed by `seed`.
     pub(crate) fn new(entries: impl IntoIterator<Item = AllowedDomain>, seed: &HashSeed) -> Self {
-        let entries: Vec<AllowedDomain> = entries.into_iter().collect();
-        if entries.len() <= SMALL_LIST {
-            // Duplicates of a short list are found by scanning it.
-            let mut kept: Vec<AllowedDomain> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                if !kept.contains(&entry) {
-                    kept.push(entry);
-                }
-            }
-            return DomainAllowlist {
-                entries: kept.into_boxed_slice(),
-                index: None,
-            };
-        }
-        // A long list's duplicates are found by its sets, in O(1) each; if
-        // enough of them were duplicates, the rest is short after all.
-        let mut index = DomainIndex::new(seed);
-        let kept: Vec<AllowedDomain> = entries.into_iter().filter(|entry| index.insert(&entry.0)).collect();
-        DomainAllowlist {
-            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
-            entries: kept.into_boxed_slice(),
-        }
+        DomainAllowlist(CompiledList::new(
+            entries,
+            || DomainIndex::new(seed),
+            |index, entry| index.insert(&entry.0),
+        ))
     }
 
     pub(crate) fn entries(&self) -> &[AllowedDomain] {
-        &self.entries
+        self.0.entries()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.0.entries().is_empty()
     }
 
     /// The seed the sets are keyed by, for a long list.
     #[cfg(test)]
     pub(crate) fn seed(&self) -> Option<&HashSeed> {
-        self.index.as_ref().map(|index| index.exact.seed())
+        self.0.index().map(|index| index.exact.seed())
     }
 
     /// Whether the Origin's app-scheme `scheme://host` (lower case) is listed.
     fn has_app(&self, lower: &str) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => index.apps.contains(lower),
             None => self
-                .entries
+                .entries()
                 .iter()
                 .any(|e| matches!(&e.0, Entry::App(a) if **a == *lower)),
         }
     }
 
     fn has_ip(&self, ip: &IpAddr) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => index.ips.contains(ip),
             None => self
-                .entries
+                .entries()
                 .iter()
                 .any(|e| matches!(&e.0, Entry::Ip(listed) if listed == ip)),
         }
@@ -335,10 +303,10 @@ impl DomainAllowlist {
 
     /// Whether the `www.`-folded, lower-case host is an exact entry.
     fn has_exact(&self, folded: &str) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => index.exact.contains(folded),
             None => self
-                .entries
+                .entries()
                 .iter()
                 .any(|e| matches!(&e.0, Entry::Domain(d) if **d == *folded)),
         }
@@ -347,7 +315,7 @@ impl DomainAllowlist {
     /// Whether a wildcard entry covers the lower-case host: some suffix of
     /// it after a dot is the wildcard's domain.
     fn has_wildcard_for(&self, lower: &str) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => {
                 !index.wildcards.is_empty() && {
                     // Each suffix after a dot, with its label count.
@@ -361,7 +329,7 @@ impl DomainAllowlist {
                     })
                 }
             }
-            None => self.entries.iter().any(|e| match &e.0 {
+            None => self.entries().iter().any(|e| match &e.0 {
                 Entry::Wildcard(d) => lower
                     .len()
                     .checked_sub(d.len() + 1)

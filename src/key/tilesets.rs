@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::hash::{HashSeed, StrSet, SMALL_LIST};
+use crate::hash::{CompiledList, HashSeed, StrSet};
 
 /// What is wrong with an `allowed_tilesets` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,12 +84,7 @@ fn check_part(part: &str) -> Result<(), TilesetError> {
 /// hash sets beside it once longer than [`SMALL_LIST`] (as
 /// `allowed_domains`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TilesetAllowlist {
-    /// Entries in the order given, duplicates removed.
-    entries: Box<[TilesetPattern]>,
-    /// The hash sets of a long list; `None` for a short one.
-    index: Option<Box<TilesetIndex>>,
-}
+pub(crate) struct TilesetAllowlist(CompiledList<TilesetPattern, TilesetIndex>);
 
 /// The seeded hash sets of a long tileset list.
 #[derive(Debug, Clone)]
@@ -111,50 +106,33 @@ impl TilesetIndex {
 impl TilesetAllowlist {
     /// Compiles `entries`; a long list's hash sets are keyed by `seed`.
     pub(crate) fn new(entries: impl IntoIterator<Item = TilesetPattern>, seed: &HashSeed) -> Self {
-        let entries: Vec<TilesetPattern> = entries.into_iter().collect();
-        if entries.len() <= SMALL_LIST {
-            let mut kept: Vec<TilesetPattern> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                if !kept.contains(&entry) {
-                    kept.push(entry);
-                }
-            }
-            return TilesetAllowlist {
-                entries: kept.into_boxed_slice(),
-                index: None,
-            };
-        }
-        let mut index = TilesetIndex {
+        let index = || TilesetIndex {
             exact: StrSet::new(seed.clone()),
             users: StrSet::new(seed.clone()),
         };
-        let kept: Vec<TilesetPattern> = entries.into_iter().filter(|entry| index.insert(entry)).collect();
-        TilesetAllowlist {
-            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
-            entries: kept.into_boxed_slice(),
-        }
+        TilesetAllowlist(CompiledList::new(entries, index, TilesetIndex::insert))
     }
 
     pub(crate) fn entries(&self) -> &[TilesetPattern] {
-        &self.entries
+        self.0.entries()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.0.entries().is_empty()
     }
 
     /// The seed the sets are keyed by, for a long list.
     #[cfg(test)]
     pub(crate) fn seed(&self) -> Option<&HashSeed> {
-        self.index.as_ref().map(|index| index.exact.seed())
+        self.0.index().map(|index| index.exact.seed())
     }
 
     /// Whether `tileset` (one part, not composite) is an exact entry.
     fn has_exact(&self, tileset: &str) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => index.exact.contains(tileset),
             None => self
-                .entries
+                .entries()
                 .iter()
                 .any(|e| e.whole_user().is_none() && *e.text == *tileset),
         }
@@ -162,16 +140,16 @@ impl TilesetAllowlist {
 
     /// Whether some `user.*` entry names `user`.
     fn has_user(&self, user: &str) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => !index.users.is_empty() && index.users.contains(user),
-            None => self.entries.iter().any(|e| e.whole_user() == Some(user)),
+            None => self.entries().iter().any(|e| e.whole_user() == Some(user)),
         }
     }
 
     fn has_users(&self) -> bool {
-        match &self.index {
+        match self.0.index() {
             Some(index) => !index.users.is_empty(),
-            None => self.entries.iter().any(|e| e.whole_user().is_some()),
+            None => self.entries().iter().any(|e| e.whole_user().is_some()),
         }
     }
 
