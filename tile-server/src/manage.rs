@@ -329,18 +329,49 @@ struct TokenQuery {
     access_token: Option<String>,
 }
 
-/// Who asks: the owner (bearer secret) or a token string; neither is 401.
-fn actor<'a>(m: &Management, headers: &HeaderMap, query: &'a TokenQuery) -> Result<Actor<'a>, Response> {
-    if m.is_owner(headers) {
-        return Ok(Actor::Owner);
+/// Who asks, owned so it can move to the blocking pool.
+enum Caller {
+    /// The owner's bearer secret: the console.
+    Owner,
+    /// A token string (`?access_token=`): the Tokens API.
+    Token(String),
+}
+
+impl Caller {
+    fn actor(&self) -> Actor<'_> {
+        match self {
+            Caller::Owner => Actor::Owner,
+            Caller::Token(token) => Actor::Token(token),
+        }
     }
-    match query.access_token.as_deref() {
-        Some(token) if !token.is_empty() => Ok(Actor::Token(token)),
+}
+
+/// Who asks: the owner (bearer secret) or a token string; neither is 401.
+fn caller(m: &Management, headers: &HeaderMap, query: TokenQuery) -> Result<Caller, Response> {
+    if m.is_owner(headers) {
+        return Ok(Caller::Owner);
+    }
+    match query.access_token {
+        Some(token) if !token.is_empty() => Ok(Caller::Token(token)),
         _ => Err(json(
             StatusCode::UNAUTHORIZED,
             &serde_json::json!({"message": "Unauthorized"}),
         )),
     }
+}
+
+/// The caller and the body of a token create or update: 401, 413 or 422
+/// before anything is planned.
+async fn token_write_input(
+    m: &Management,
+    headers: &HeaderMap,
+    query: TokenQuery,
+    body: Body,
+) -> Result<(Caller, TokenBody), Response> {
+    let caller = caller(m, headers, query)?;
+    let bytes = read_body(body, Api::Tokens).await?;
+    let body = parse_token_body(&bytes).map_err(|e| token_error(&e))?;
+    Ok((caller, body))
 }
 
 fn parse_token_body(bytes: &[u8]) -> Result<TokenBody, TokenError> {
@@ -368,14 +399,14 @@ async fn list_tokens(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let actor = match actor(&m, &headers, &query) {
-        Ok(actor) => actor,
+    let caller = match caller(&m, &headers, query) {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
     let keys = m.registry.signing_keys();
     match m
         .registry
-        .read(&user, |account| account.list_tokens(keys, actor, now()))
+        .read(&user, |account| account.list_tokens(keys, caller.actor(), now()))
     {
         Ok(Ok(tokens)) => json(StatusCode::OK, &tokens),
         Ok(Err(refused)) => token_error(&refused),
@@ -390,30 +421,16 @@ async fn create_token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let owner = m.is_owner(&headers);
-    if let Err(response) = actor(&m, &headers, &query) {
-        return response;
-    }
-    let bytes = match read_body(body, Api::Tokens).await {
-        Ok(bytes) => bytes,
+    let (caller, body) = match token_write_input(&m, &headers, query, body).await {
+        Ok(input) => input,
         Err(response) => return response,
     };
-    let body = match parse_token_body(&bytes) {
-        Ok(body) => body,
-        Err(e) => return token_error(&e),
-    };
     let registry = Arc::clone(&m.registry);
-    let token = query.access_token;
     let done = blocking(move || {
         let at = now();
-        let actor = if owner {
-            Actor::Owner
-        } else {
-            Actor::Token(token.as_deref().unwrap_or(""))
-        };
         let keys = registry.signing_keys().clone();
         registry.write(&user, |account, rng| {
-            account.create_token(&keys, actor, body.clone(), at, rng)
+            account.create_token(&keys, caller.actor(), body.clone(), at, rng)
         })
     })
     .await;
@@ -427,29 +444,15 @@ async fn update_token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let owner = m.is_owner(&headers);
-    if let Err(response) = actor(&m, &headers, &query) {
-        return response;
-    }
-    let bytes = match read_body(body, Api::Tokens).await {
-        Ok(bytes) => bytes,
+    let (caller, body) = match token_write_input(&m, &headers, query, body).await {
+        Ok(input) => input,
         Err(response) => return response,
     };
-    let body = match parse_token_body(&bytes) {
-        Ok(body) => body,
-        Err(e) => return token_error(&e),
-    };
     let registry = Arc::clone(&m.registry);
-    let token = query.access_token;
     let done = blocking(move || {
-        let actor = if owner {
-            Actor::Owner
-        } else {
-            Actor::Token(token.as_deref().unwrap_or(""))
-        };
         let keys = registry.signing_keys().clone();
         registry.write(&user, |account, _| {
-            account.update_token(&keys, actor, &id, body.clone(), now())
+            account.update_token(&keys, caller.actor(), &id, body.clone(), now())
         })
     })
     .await;
@@ -462,21 +465,17 @@ async fn delete_token(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let owner = m.is_owner(&headers);
-    if let Err(response) = actor(&m, &headers, &query) {
-        return response;
-    }
+    let caller = match caller(&m, &headers, query) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let registry = Arc::clone(&m.registry);
-    let token = query.access_token;
     let done = blocking(move || {
         let at = now();
-        let actor = if owner {
-            Actor::Owner
-        } else {
-            Actor::Token(token.as_deref().unwrap_or(""))
-        };
         let keys = registry.signing_keys().clone();
-        registry.write(&user, |account, rng| account.delete_token(&keys, actor, &id, at, rng))
+        registry.write(&user, |account, rng| {
+            account.delete_token(&keys, caller.actor(), &id, at, rng)
+        })
     })
     .await;
     token_answer(done, StatusCode::NO_CONTENT)
