@@ -181,6 +181,15 @@ fn unauthorized_owner() -> Response {
     )
 }
 
+/// The body of an owner's key write: 401 without the owner's secret, 413
+/// past [`MAX_BODY`].
+async fn owner_body(m: &Management, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    if !m.is_owner(headers) {
+        return Err(unauthorized_owner());
+    }
+    read_body(body, Api::Keys).await
+}
+
 fn parse_policy(bytes: &[u8]) -> Result<KeyPolicy, KeyError> {
     serde_json::from_slice(bytes).map_err(|e| KeyError::InvalidBody {
         message: format!("body: {e}"),
@@ -190,10 +199,7 @@ fn parse_policy(bytes: &[u8]) -> Result<KeyPolicy, KeyError> {
 // ---- keys ---------------------------------------------------------------
 
 async fn create_key(State(m): State<Management>, Path(user): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    if !m.is_owner(&headers) {
-        return unauthorized_owner();
-    }
-    let bytes = match read_body(body, Api::Keys).await {
+    let bytes = match owner_body(&m, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -239,10 +245,7 @@ async fn update_key(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !m.is_owner(&headers) {
-        return unauthorized_owner();
-    }
-    let bytes = match read_body(body, Api::Keys).await {
+    let bytes = match owner_body(&m, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -291,10 +294,7 @@ async fn rotate_key(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !m.is_owner(&headers) {
-        return unauthorized_owner();
-    }
-    let bytes = match read_body(body, Api::Keys).await {
+    let bytes = match owner_body(&m, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
