@@ -6,9 +6,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::Path;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::header::{self, HeaderMap, HeaderName};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
@@ -112,7 +113,10 @@ pub fn router<L: KeyLookup + Clone + 'static>(keys: L, options: &Options) -> Rou
         .origin_fallback(options.origin_fallback)
         .same_origin(options.same_origin.iter().cloned());
     Router::new()
-        .route("/v1/tiles/{tileset}/{z}/{x}/{y}", get(tile))
+        .route(
+            "/v1/tiles/{tileset}/{z}/{x}/{y}",
+            get(tile).with_state(TileCache::default()),
+        )
         .route("/v1/styles/{user}/{style}", get(style))
         .route("/tiles-auth", get(tiles_auth))
         .layer(layer)
@@ -128,15 +132,45 @@ fn not_found() -> Response {
     error_response::<axum::body::Body>(StatusCode::NOT_FOUND, "Not Found", "not_found").into_response()
 }
 
+/// Rendered tiles. A tile depends only on its tileset's colour and its
+/// stripe shift, so a few PNGs serve every request: rendering one costs a
+/// thousand times the policy check, and a real tile server reads tiles
+/// from storage rather than drawing them. Bounded: emptied when full.
+#[derive(Clone, Default)]
+struct TileCache(Arc<Mutex<HashMap<TileLook, Bytes>>>);
+
+/// What a tile looks like: its tileset's colour and its stripes' start.
+type TileLook = ([u8; 3], u32);
+
+/// How many rendered tiles the cache keeps (each ≈ 3 KB).
+const TILE_CACHE_ENTRIES: usize = 1024;
+
+impl TileCache {
+    fn get_or_render(&self, tileset: &str, z: u8, x: u32, y: u32) -> std::io::Result<Bytes> {
+        let key = (tileset_colour(tileset), stripe_shift(z, x, y));
+        if let Some(png) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(png.clone());
+        }
+        // Rendered outside the lock; a race renders the same tile twice.
+        let png = Bytes::from(render_png(key.0, key.1)?);
+        let mut tiles = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if tiles.len() >= TILE_CACHE_ENTRIES {
+            tiles.clear();
+        }
+        tiles.insert(key, png.clone());
+        Ok(png)
+    }
+}
+
 /// `GET /v1/tiles/{tileset}/{z}/{x}/{y}.png`: a generated 256×256 PNG.
-async fn tile(Path((tileset, z, x, y)): Path<(String, u8, u32, String)>) -> Response {
+async fn tile(State(cache): State<TileCache>, Path((tileset, z, x, y)): Path<(String, u8, u32, String)>) -> Response {
     let Some(y) = y.strip_suffix(".png").and_then(|y| y.parse::<u32>().ok()) else {
         return not_found();
     };
     if z > 22 || u64::from(x) >= 1 << z || u64::from(y) >= 1 << z {
         return not_found();
     }
-    match tile_png(&tileset, z, x, y) {
+    match cache.get_or_render(&tileset, z, x, y) {
         Ok(png) => (
             [
                 (header::CONTENT_TYPE, "image/png"),
@@ -190,11 +224,14 @@ fn tileset_colour(tileset: &str) -> [u8; 3] {
 /// Side of a tile in pixels.
 pub const TILE_SIZE: u32 = 256;
 
-/// A 256×256 RGB PNG: the tileset's colour, a darker border, and a
-/// diagonal stripe pattern that shifts with z/x/y.
-pub fn tile_png(tileset: &str, z: u8, x: u32, y: u32) -> std::io::Result<Vec<u8>> {
-    let [r, g, b] = tileset_colour(tileset);
-    let shift = (u32::from(z) * 31 + x * 7 + y * 13) % 32;
+/// Where a tile's stripes start: each tile of a tileset differs by this only.
+fn stripe_shift(z: u8, x: u32, y: u32) -> u32 {
+    (u32::from(z) * 31 + x.wrapping_mul(7) + y.wrapping_mul(13)) % 32
+}
+
+/// A tile's PNG: 256×256 RGB, the tileset's colour `[r, g, b]`, a darker
+/// border, and a diagonal stripe pattern starting at `shift`.
+fn render_png([r, g, b]: [u8; 3], shift: u32) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::with_capacity(((TILE_SIZE * 3 + 1) * TILE_SIZE) as usize);
     for row in 0..TILE_SIZE {
         raw.push(0); // filter type: none

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p tile-server -- [--port 8080] [--keys FILE.json] [--database keypolicy.db | postgres://…]
-//!     [--user demo] [--owner-secret SECRET] [--signing-key HEX]
+//!     [--user demo] [--owner-secret SECRET] [--signing-key HEX] [--max-staleness SECONDS]
 //!     [--origin-fallback] [--same-origin ORIGIN]... [--allow-header NAME]...
 //! ```
 //!
@@ -29,6 +29,10 @@
 //! `KEYPOLICY_SIGNING_KEY`): the token signing secret in hex, at least 32
 //! bytes; without one, a SQLite server generates one and keeps it beside
 //! the database in `<database>.signing-key` (a fleet must be given one).
+//! `--max-staleness SECONDS` (PostgreSQL only): fail-closed — refuse every
+//! registry credential once the node has not caught up with the database
+//! for that long (more than the 5 s poll); without it a node is
+//! fail-static and serves its last index through an outage.
 //!
 //! `--origin-fallback` turns on the tokens' Origin fallback;
 //! `--same-origin http://localhost:8080` (repeatable) names this server's
@@ -50,7 +54,8 @@ mod app;
 mod manage;
 
 const USAGE: &str = "usage: tile_server [--port PORT] [--keys FILE.json] [--database PATH|postgres://…] \
-                     [--user NAME] [--owner-secret SECRET] [--signing-key HEX] [--origin-fallback] \
+                     [--user NAME] [--owner-secret SECRET] [--signing-key HEX] [--max-staleness SECONDS] \
+                     [--origin-fallback] \
                      [--same-origin ORIGIN]... [--allow-header NAME]...";
 
 /// How long a fleet node waits for PostgreSQL at start before giving up.
@@ -66,6 +71,7 @@ struct Args {
     user: String,
     owner_secret: Option<String>,
     signing_key: Option<String>,
+    max_staleness: Option<Duration>,
     options: app::Options,
 }
 
@@ -77,6 +83,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         user: "demo".into(),
         owner_secret: std::env::var("KEYPOLICY_OWNER_SECRET").ok(),
         signing_key: std::env::var("KEYPOLICY_SIGNING_KEY").ok(),
+        max_staleness: None,
         options: app::Options::default(),
     };
     let mut args = args.into_iter();
@@ -92,6 +99,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--user" => parsed.user = value("--user")?,
             "--owner-secret" => parsed.owner_secret = Some(value("--owner-secret")?),
             "--signing-key" => parsed.signing_key = Some(value("--signing-key")?),
+            "--max-staleness" => {
+                let seconds = value("--max-staleness")?;
+                let parsed_seconds: u64 = seconds
+                    .parse()
+                    .map_err(|e| format!("--max-staleness: {seconds:?}: {e}"))?;
+                parsed.max_staleness = Some(Duration::from_secs(parsed_seconds));
+            }
             "--origin-fallback" => parsed.options.origin_fallback = true,
             "--same-origin" => {
                 let origin = value("--same-origin")?;
@@ -110,8 +124,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     Ok(parsed)
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+/// Opens the registry and the account outside any async runtime (the
+/// PostgreSQL client blocks on its own runtime, which cannot run inside
+/// another), then serves on a single-threaded runtime. The registry is
+/// dropped after the runtime, for the same reason.
+fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
@@ -129,18 +146,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let registry =
-        match tokio::task::spawn_blocking(move || open_registry(&args.database, args.signing_key.as_deref())).await {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(message)) => {
-                eprintln!("tile_server: {message}");
-                return ExitCode::from(1);
-            }
-            Err(e) => {
-                eprintln!("tile_server: {e}");
-                return ExitCode::from(1);
-            }
-        };
+    let registry = match open_registry(&args.database, args.signing_key.as_deref(), args.max_staleness) {
+        Ok(opened) => opened,
+        Err(message) => {
+            eprintln!("tile_server: {message}");
+            return ExitCode::from(1);
+        }
+    };
     let Opened {
         registry,
         follower,
@@ -167,6 +179,27 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tile_server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(serve(args, keys, Arc::clone(&registry), follower, database));
+    drop(runtime);
+    drop(registry);
+    code
+}
+
+/// Listens on 127.0.0.1 and serves the tile, management and health routes.
+async fn serve(
+    args: Args,
+    keys: Arc<KeyStore>,
+    registry: manage::SharedRegistry,
+    follower: Option<Follower>,
+    database: String,
+) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -258,7 +291,7 @@ fn is_postgres(database: &str) -> bool {
 
 /// Opens the registry `database` names: loads every change before any
 /// request is served, so a node never serves an empty index.
-fn open_registry(database: &str, signing_key: Option<&str>) -> Result<Opened, String> {
+fn open_registry(database: &str, signing_key: Option<&str>, max_staleness: Option<Duration>) -> Result<Opened, String> {
     if is_postgres(database) {
         let hex = signing_key.ok_or(
             "--signing-key (or KEYPOLICY_SIGNING_KEY) is required with PostgreSQL: every node of a fleet must sign \
@@ -269,13 +302,24 @@ fn open_registry(database: &str, signing_key: Option<&str>) -> Result<Opened, St
         let store = PgStore::connect_waiting(config.clone(), DATABASE_WAIT).map_err(|e| e.to_string())?;
         let store: Box<dyn Store> = Box::new(store);
         let registry = Arc::new(Registry::open(store, signing).map_err(|e| e.to_string())?);
+        let options = match max_staleness {
+            Some(max) => FollowOptions::default().fail_closed(max),
+            None => FollowOptions::default(),
+        };
         let follower =
-            Follower::start(Arc::clone(&registry), config, FollowOptions::default()).map_err(|e| e.to_string())?;
+            Follower::start(Arc::clone(&registry), config, options).map_err(|e| format!("--max-staleness: {e}"))?;
         return Ok(Opened {
             registry,
             follower: Some(follower),
             database: "postgres".into(),
         });
+    }
+    if max_staleness.is_some() {
+        return Err(
+            "--max-staleness: only a fleet (--database postgres://…) follows a database; a SQLite \
+                    server's index is the database's own"
+                .into(),
+        );
     }
     let signing = match signing_key {
         Some(hex) => signing_keys(hex)?,
@@ -352,8 +396,24 @@ mod tests {
         assert_eq!(parse_args([]).unwrap().port, 8080);
         assert!(parse_args(["--port".into(), "99999".into()]).is_err());
         assert!(parse_args(["--bogus".into()]).is_err());
+        let staleness = parse_args(["--max-staleness".into(), "30".into()]).unwrap();
+        assert_eq!(staleness.max_staleness, Some(Duration::from_secs(30)));
+        assert_eq!(parse_args([]).unwrap().max_staleness, None);
+        let error = parse_args(["--max-staleness".into(), "-1".into()]).err().unwrap();
+        assert!(error.starts_with("--max-staleness: \"-1\""), "{error}");
         let defaults = parse_args([]).unwrap().options;
         assert!(!defaults.origin_fallback && defaults.same_origin.is_empty() && defaults.allow_headers.is_empty());
+    }
+
+    #[test]
+    fn max_staleness_needs_a_fleet() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("k.db");
+        let error = open_registry(database.to_str().unwrap(), None, Some(Duration::from_secs(30)))
+            .err()
+            .unwrap();
+        assert!(error.starts_with("--max-staleness: only a fleet"), "{error}");
+        assert!(!database.exists(), "a refused start creates nothing");
     }
 
     #[test]

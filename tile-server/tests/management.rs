@@ -12,155 +12,17 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-const OWNER: &str = "owner-secret-for-tests";
-const SIGNING: &str = "0101010101010101010101010101010101010101010101010101010101010101";
-/// How long one request, or a server's start, may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
+mod support;
+use support::process::{http, Reply, Server, OWNER, TIMEOUT};
 
-/// A `tile_server` process on an ephemeral loopback port, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// What it printed before listening (the default key and token).
-    banner: Vec<String>,
-}
-
-impl Server {
-    fn start(database: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tile_server"))
-            .args([
-                "--port",
-                "0",
-                "--owner-secret",
-                OWNER,
-                "--signing-key",
-                SIGNING,
-                "--user",
-                "alice",
-            ])
-            .arg("--database")
-            .arg(database)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut banner = Vec::new();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = rx.recv_timeout(left) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("tile_server did not start within {TIMEOUT:?}: {banner:?}");
-            };
-            if let Some(addr) = line.strip_prefix("tile_server: listening on http://") {
-                return Server {
-                    child,
-                    addr: addr.parse().unwrap(),
-                    banner,
-                };
-            }
-            banner.push(line);
-        }
-    }
-
-    /// The value printed after `label` at start (`default key`, ...).
-    fn printed(&self, label: &str) -> Option<String> {
-        let prefix = format!("tile_server: {label}");
-        self.banner
-            .iter()
-            .find_map(|line| line.strip_prefix(&prefix).map(|rest| rest.trim().to_owned()))
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no shutdown path runs.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-        http(self.addr, method, path, headers, body)
-    }
-
-    fn owner(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
-        let bearer = format!("Bearer {OWNER}");
-        self.call(method, path, &[("Authorization", &bearer)], body)
-    }
-
-    /// A tile request with `?key=` and an Origin.
-    fn tile(&self, key: &str, origin: &str) -> u16 {
-        let path = format!("/v1/tiles/alice.streets/0/0/0.png?key={key}");
-        self.call("GET", &path, &[("Origin", origin)], None).status
-    }
-
-    /// A tile request with `?access_token=`.
-    fn tile_token(&self, token: &str) -> u16 {
-        let path = format!("/v1/tiles/alice.streets/0/0/0.png?access_token={token}");
-        self.call("GET", &path, &[], None).status
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read
-/// to the end.
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    request.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    Reply {
-        status,
-        body: rest.to_owned(),
-    }
+/// A `tile_server` on a SQLite database file.
+fn start(database: &Path) -> Server {
+    Server::start_with(env!("CARGO_BIN_EXE_tile_server"), database, &[])
 }
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -184,7 +46,7 @@ fn create_key(server: &Server, policy: &str) -> (String, String) {
 #[test]
 fn keys_over_http_work_on_the_next_tile_request() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let default_key = server.printed("default key").unwrap();
     assert!(default_key.starts_with("mpk_"), "{default_key}");
     assert_eq!(server.tile(&default_key, "https://anywhere.example"), 200);
@@ -246,7 +108,7 @@ fn keys_over_http_work_on_the_next_tile_request() {
 #[test]
 fn the_default_key_is_read_only_but_rotates() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let default_key = server.printed("default key").unwrap();
     let list = server.owner("GET", "/keys/v1/alice", None).json();
     let id = list[0]["id"].as_str().unwrap().to_owned();
@@ -268,7 +130,7 @@ fn the_default_key_is_read_only_but_rotates() {
 #[test]
 fn bad_requests_get_their_error_and_change_nothing() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let revision = || server.call("GET", "/health", &[], None).json()["revision"].clone();
     let before = revision();
     let cases: Vec<(Reply, u16)> = vec![
@@ -339,7 +201,7 @@ fn bad_requests_get_their_error_and_change_nothing() {
 #[test]
 fn tokens_over_http_follow_the_tokens_api_rules() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let default_token = server.printed("default token").unwrap();
     assert_eq!(server.tile_token(&default_token), 200);
 
@@ -465,7 +327,7 @@ fn tokens_over_http_follow_the_tokens_api_rules() {
 #[test]
 fn a_restart_keeps_everything_acknowledged() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let default_key = server.printed("default key").unwrap();
     let (_, live) = create_key(&server, WEB);
     let (dead_id, dead) = create_key(&server, WEB);
@@ -477,7 +339,7 @@ fn a_restart_keeps_everything_acknowledged() {
     );
     drop(server);
 
-    let server = Server::start(&db);
+    let server = start(&db);
     assert_eq!(server.printed("default key"), None, "the account is opened once");
     assert_eq!(server.tile(&default_key, "https://x.example"), 200);
     assert_eq!(server.tile(&live, "https://app.example.com"), 200);
@@ -500,7 +362,7 @@ fn a_restart_keeps_everything_acknowledged() {
 #[test]
 fn a_crash_during_writes_loses_nothing_acknowledged() {
     let (_dir, db) = temp_db();
-    let server = Server::start(&db);
+    let server = start(&db);
     let addr = server.addr;
     let writer = std::thread::spawn(move || {
         let mut acknowledged = Vec::new();
@@ -546,7 +408,7 @@ fn a_crash_during_writes_loses_nothing_acknowledged() {
         acknowledged.len()
     );
 
-    let server = Server::start(&db);
+    let server = start(&db);
     for (i, key) in &acknowledged {
         assert_eq!(
             server.tile(key, &format!("https://app{i}.example.com")),

@@ -55,6 +55,8 @@ pub struct TestDatabase {
     admin: PgConfig,
     pub name: String,
     pub config: PgConfig,
+    /// Its URL, for processes (`tile_server --database URL`).
+    pub url: String,
 }
 
 impl TestDatabase {
@@ -70,12 +72,31 @@ impl TestDatabase {
         client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         let mut config = admin.clone();
         config.dbname(&name);
-        TestDatabase { admin, name, config }
+        let url = with_database(url, &name);
+        TestDatabase {
+            admin,
+            name,
+            config,
+            url,
+        }
     }
 
     pub fn client(&self) -> postgres::Client {
         self.config.connect(postgres::NoTls).unwrap()
     }
+}
+
+/// `url` (`postgres://user@host:port/db?options`) naming database `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = url.split_once('?').map_or((url, ""), |(head, query)| (head, query));
+    let (scheme, rest) = head.split_once("://").unwrap();
+    let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{scheme}://{authority}/{name}{query}")
 }
 
 impl Drop for TestDatabase {

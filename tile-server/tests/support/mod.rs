@@ -25,6 +25,8 @@ use keypolicy::http::KeyStore;
 #[allow(dead_code, reason = "each test binary uses part of the example's module")]
 pub mod app;
 
+pub mod process;
+
 /// How long one request may take before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
