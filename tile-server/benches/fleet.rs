@@ -42,14 +42,12 @@ use hyper_util::rt::TokioIo;
 #[path = "../tests/support/process.rs"]
 #[allow(dead_code, reason = "the benchmark uses part of the tests' helpers")]
 mod process;
-use process::{Server, OWNER};
+use process::{Server, APP, OWNER, WEB};
 
 #[path = "../../registry/tests/postgres_support/mod.rs"]
 mod postgres_support;
 use postgres_support::{cluster, TestDatabase};
 
-const APP: &str = "https://app.example.com";
-const WEB: &str = r#"{"key_type": "web", "allowed_domains": ["app.example.com"]}"#;
 /// How long one request may take, and a deleted key may stay served,
 /// before the run fails.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -206,16 +204,6 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-fn create_key(node: &Server) -> (String, String) {
-    let reply = node.owner("POST", "/keys/v1/alice", Some(WEB));
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let key = reply.json();
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// Waits (bounded) until every node has applied A's revision.
 fn converge(nodes: &[&Server]) {
     let target = nodes[0].health()["revision"].clone();
@@ -240,8 +228,8 @@ fn main() {
     let b = Server::start_with(exe, &db.url, &[]);
     let c = Server::start_with(exe, &db.url, &[]);
 
-    let live: Vec<String> = (0..settings.live_keys).map(|_| create_key(&a).1).collect();
-    let doomed: Vec<(String, String)> = (0..settings.revocations).map(|_| create_key(&a)).collect();
+    let live: Vec<String> = (0..settings.live_keys).map(|_| a.create_key(WEB).1).collect();
+    let doomed: Vec<(String, String)> = (0..settings.revocations).map(|_| a.create_key(WEB)).collect();
     converge(&[&a, &b, &c]);
     println!(
         "fleet: 3 nodes, {} live keys, {} keys to revoke, {} load connections per node",
@@ -347,7 +335,7 @@ fn main() {
         let due = start + Duration::from_millis(u64::from(i) * 10);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         match pending.take() {
-            None => pending = Some(create_key(&a).0),
+            None => pending = Some(a.create_key(WEB).0),
             Some(id) => assert_eq!(a.owner("DELETE", &format!("/keys/v1/alice/{id}"), None).status, 204),
         }
     }

@@ -24,14 +24,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod support;
-use support::process::{eventually, Server};
+use support::process::{default_token, eventually, Server, APP, WEB};
 
 #[path = "../../registry/tests/postgres_support/mod.rs"]
 mod postgres_support;
 use postgres_support::{cluster, TestDatabase};
-
-const WEB: &str = r#"{"key_type": "web", "allowed_domains": ["app.example.com"]}"#;
-const APP: &str = "https://app.example.com";
 
 /// A node of the fleet on `db`, as user `alice`, plus `extra` arguments.
 fn node(db: &TestDatabase, extra: &[&str]) -> Server {
@@ -48,17 +45,6 @@ fn three_nodes(db: &TestDatabase) -> (Server, Server, Server) {
         assert!(other.printed("default key").is_none(), "{:?}", other.banner);
     }
     (a, b, c)
-}
-
-/// Creates a web key through `server`; its id and string.
-fn create_key(server: &Server) -> (String, String) {
-    let reply = server.owner("POST", "/keys/v1/alice", Some(WEB));
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let key = reply.json();
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// Waits until `server` answers `status` for `key` from the allowed
@@ -103,7 +89,7 @@ fn a_write_through_one_node_is_served_and_refused_by_every_node() {
 
     // Created on A: served at once by A, soon by B and C, from its domain only.
     let created = Instant::now();
-    let (id, key) = create_key(&a);
+    let (id, key) = a.create_key(WEB);
     let acknowledged = Instant::now();
     assert_eq!(a.tile(&key, APP), 200);
     for n in [&b, &c] {
@@ -208,7 +194,7 @@ fn conflicting_writes_through_two_nodes_end_in_one_state() {
     // dead on both nodes.
     let mut orders = (0, 0);
     for round in 0..4 {
-        let (id, key) = create_key(&a);
+        let (id, key) = a.create_key(WEB);
         until_key(&b, &key, 200, Instant::now());
         let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
         let (delete_id, rotate_id) = (id.clone(), id.clone());
@@ -243,14 +229,7 @@ fn conflicting_writes_through_two_nodes_end_in_one_state() {
     // new default, so each delete would create one. The database takes
     // one; the other, re-planned, finds the old id gone (404). One new
     // default token, the same on both nodes; the old string is dead.
-    let tokens = a.owner("GET", "/tokens/v2/alice", None).json();
-    let old = tokens
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["default"] == json!(true))
-        .unwrap()
-        .clone();
+    let old = default_token(&a.owner("GET", "/tokens/v2/alice", None).json());
     let old_id = old["id"].as_str().unwrap().to_owned();
     let old_string = old["token"].as_str().unwrap().to_owned();
     let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
@@ -266,17 +245,11 @@ fn conflicting_writes_through_two_nodes_end_in_one_state() {
     statuses.sort_unstable();
     assert_eq!(statuses, [204, 404], "{first:?} {second:?}");
     let state = agreed(&[&a, &b]);
-    let defaults: Vec<&Value> = state["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["default"] == json!(true))
-        .collect();
-    assert_eq!(defaults.len(), 1, "exactly one default token: {state}");
-    assert_ne!(defaults[0]["id"], json!(old_id));
+    let new = default_token(&state["tokens"]);
+    assert_ne!(new["id"], json!(old_id));
     for n in [&a, &b] {
         assert_eq!(n.tile_token(&old_string), 401);
-        assert_eq!(n.tile_token(defaults[0]["token"].as_str().unwrap()), 200);
+        assert_eq!(n.tile_token(new["token"].as_str().unwrap()), 200);
     }
 }
 

@@ -18,14 +18,11 @@ use std::process::Command;
 use serde_json::json;
 
 mod support;
-use support::process::{eventually, Server};
+use support::process::{default_token, eventually, Server, APP, WEB};
 
 #[path = "../../registry/tests/postgres_support/mod.rs"]
 mod postgres_support;
 use postgres_support::{cluster, skipped, TestDatabase};
-
-const WEB: &str = r#"{"key_type": "web", "allowed_domains": ["app.example.com"]}"#;
-const APP: &str = "https://app.example.com";
 
 /// Stops the cluster; starts it again when dropped, so a failing test
 /// leaves it running for the tests after it.
@@ -89,15 +86,7 @@ fn a_fleet_rides_out_a_database_restart_and_misses_nothing() {
     // (more than the 5 s poll).
     let f = node(&db, &["--max-staleness", "6"]);
 
-    let created = a.owner("POST", "/keys/v1/alice", Some(WEB));
-    assert_eq!(created.status, 200, "{}", created.body);
-    let (old_id, old_key) = {
-        let created = created.json();
-        (
-            created["id"].as_str().unwrap().to_owned(),
-            created["key"].as_str().unwrap().to_owned(),
-        )
-    };
+    let (old_id, old_key) = a.create_key(WEB);
     for n in [&b, &f] {
         eventually("the key served by every node", || n.tile(&old_key, APP) == 200);
     }
@@ -130,17 +119,8 @@ fn a_fleet_rides_out_a_database_restart_and_misses_nothing() {
     // creates another, replaces the default token.
     let d = node(&db, &[]);
     assert_eq!(d.owner("DELETE", &format!("/keys/v1/alice/{old_id}"), None).status, 204);
-    let fresh = d.owner("POST", "/keys/v1/alice", Some(WEB));
-    assert_eq!(fresh.status, 200, "{}", fresh.body);
-    let fresh = fresh.json()["key"].as_str().unwrap().to_owned();
-    let tokens = d.owner("GET", "/tokens/v2/alice", None).json();
-    let default = tokens
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["default"] == json!(true))
-        .unwrap()
-        .clone();
+    let (_, fresh) = d.create_key(WEB);
+    let default = default_token(&d.owner("GET", "/tokens/v2/alice", None).json());
     let (default_id, old_token) = (default["id"].as_str().unwrap(), default["token"].as_str().unwrap());
     assert_eq!(
         d.owner("DELETE", &format!("/tokens/v2/alice/{default_id}"), None)

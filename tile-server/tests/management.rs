@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 mod support;
-use support::process::{http, Reply, Server, OWNER, TIMEOUT};
+use support::process::{http, Reply, Server, OWNER, TIMEOUT, WEB};
 
 /// A `tile_server` on a SQLite database file.
 fn start(database: &Path) -> Server {
@@ -31,18 +31,6 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const WEB: &str = r#"{"key_type": "web", "allowed_domains": ["app.example.com"]}"#;
-
-fn create_key(server: &Server, policy: &str) -> (String, String) {
-    let reply = server.owner("POST", "/keys/v1/alice", Some(policy));
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let key = reply.json();
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[test]
 fn keys_over_http_work_on_the_next_tile_request() {
     let (_dir, db) = temp_db();
@@ -52,7 +40,7 @@ fn keys_over_http_work_on_the_next_tile_request() {
     assert_eq!(server.tile(&default_key, "https://anywhere.example"), 200);
 
     // Create → allowed from its domain only.
-    let (id, key) = create_key(&server, WEB);
+    let (id, key) = server.create_key(WEB);
     assert_eq!(server.tile(&key, "https://app.example.com"), 200);
     assert_eq!(server.tile(&key, "https://evil.example"), 403);
 
@@ -187,7 +175,7 @@ fn bad_requests_get_their_error_and_change_nothing() {
     for (i, (reply, status)) in cases.iter().enumerate() {
         assert_eq!(reply.status, *status, "case {i}: {}", reply.body);
     }
-    let (id, _) = create_key(&server, WEB);
+    let (id, _) = server.create_key(WEB);
     let grace = server.owner(
         "POST",
         &format!("/keys/v1/alice/{id}/rotate"),
@@ -302,13 +290,7 @@ fn tokens_over_http_follow_the_tokens_api_rules() {
     let list = server
         .call("GET", &format!("/tokens/v2/alice?access_token={sk_token}"), &[], None)
         .json();
-    let new_default = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["default"] == json!(true))
-        .unwrap()
-        .clone();
+    let new_default = support::process::default_token(&list);
     assert_ne!(new_default["id"].as_str().unwrap(), default_id);
     assert_eq!(server.tile_token(new_default["token"].as_str().unwrap()), 200);
     // The default token never gets a secret scope.
@@ -329,8 +311,8 @@ fn a_restart_keeps_everything_acknowledged() {
     let (_dir, db) = temp_db();
     let server = start(&db);
     let default_key = server.printed("default key").unwrap();
-    let (_, live) = create_key(&server, WEB);
-    let (dead_id, dead) = create_key(&server, WEB);
+    let (_, live) = server.create_key(WEB);
+    let (dead_id, dead) = server.create_key(WEB);
     assert_eq!(
         server
             .owner("DELETE", &format!("/keys/v1/alice/{dead_id}"), None)

@@ -17,6 +17,10 @@ pub const OWNER: &str = "owner-secret-for-tests";
 pub const SIGNING: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 /// How long one request, or a server's start, may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// A web key's policy allowing [`APP`].
+pub const WEB: &str = r#"{"key_type": "web", "allowed_domains": ["app.example.com"]}"#;
+/// The origin [`WEB`] allows.
+pub const APP: &str = "https://app.example.com";
 
 /// A `tile_server` process on an ephemeral loopback port, killed on drop.
 pub struct Server {
@@ -121,6 +125,18 @@ impl Server {
         self.call("GET", &path, &[], None).status
     }
 
+    /// Creates a key for `alice` from `policy` (JSON) as the owner; its id
+    /// and string.
+    pub fn create_key(&self, policy: &str) -> (String, String) {
+        let reply = self.owner("POST", "/keys/v1/alice", Some(policy));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let key = reply.json();
+        (
+            key["id"].as_str().unwrap().to_owned(),
+            key["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// `GET /health` as JSON.
     pub fn health(&self) -> Value {
         self.call("GET", "/health", &[], None).json()
@@ -148,6 +164,14 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
     }
+}
+
+/// The default token in a Tokens API list.
+pub fn default_token(list: &Value) -> Value {
+    let list = list.as_array().unwrap_or_else(|| panic!("not a token list: {list}"));
+    let defaults: Vec<&Value> = list.iter().filter(|t| t["default"] == Value::Bool(true)).collect();
+    assert_eq!(defaults.len(), 1, "exactly one default token: {list:?}");
+    defaults[0].clone()
 }
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), read
