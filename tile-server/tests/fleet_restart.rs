@@ -2,7 +2,8 @@
 //! processes on one PostgreSQL keep serving while it is down (fail-static),
 //! a node started with `--max-staleness` refuses once its index is too old
 //! (fail-closed), and after the restart every node applies what a node
-//! started meanwhile changed — none missed. Its own test binary: it stops
+//! started meanwhile changed — none missed; a node started during the
+//! outage waits for the database rather than serve an empty index. Its own test binary: it stops
 //! the cluster (`KEYPOLICY_TEST_PGCTL`) that other tests would use.
 
 #![allow(
@@ -14,6 +15,7 @@
 )]
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -114,7 +116,23 @@ fn a_fleet_rides_out_a_database_restart_and_misses_nothing() {
     eventually("the fail-closed node refusing", || f.tile(&old_key, APP) == 401);
     assert_eq!(f.health()["follower"]["refusing"], json!(true));
 
+    // A node started while the database is down waits for it (bounded,
+    // saying so on stderr) instead of serving an empty index: it is not
+    // listening yet.
+    let url = db.url.clone();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let waiting = std::thread::spawn(move || {
+        let g = Server::start_with(env!("CARGO_BIN_EXE_tile_server"), url, &[]);
+        let _ = started_tx.send(());
+        g
+    });
+    assert!(
+        started.recv_timeout(Duration::from_secs(1)).is_err(),
+        "a node listened while its database was down"
+    );
+
     outage.end();
+    let g = waiting.join().unwrap();
     // A node started after the restart changes things: deletes the key,
     // creates another, replaces the default token.
     let d = node(&db, &[]);
@@ -130,7 +148,7 @@ fn a_fleet_rides_out_a_database_restart_and_misses_nothing() {
     let final_revision = d.health()["revision"].clone();
 
     // Every node reconnects and applies all three changes.
-    for n in [&a, &b, &f] {
+    for n in [&a, &b, &f, &g] {
         eventually("every node at the final revision", || {
             n.health()["revision"] == final_revision
         });
@@ -144,9 +162,12 @@ fn a_fleet_rides_out_a_database_restart_and_misses_nothing() {
         });
         let health = n.health();
         assert_eq!(health["follower"]["refusing"], json!(false), "{health}");
+    }
+    for n in [&a, &b, &f] {
+        let health = n.health();
         assert!(health["follower"]["reconnects"].as_u64().unwrap() >= 1, "{health}");
     }
-    let lists: Vec<_> = [&a, &b, &f, &d]
+    let lists: Vec<_> = [&a, &b, &f, &d, &g]
         .iter()
         .map(|n| n.owner("GET", "/tokens/v2/alice", None).json())
         .collect();
