@@ -63,6 +63,7 @@
 mod error;
 mod follow;
 mod index;
+mod materialize;
 mod postgres;
 mod registry;
 mod sqlite;

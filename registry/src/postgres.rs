@@ -35,12 +35,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use keypolicy::lifecycle::{Change, KeyDigest};
-use keypolicy::token::Timestamp;
+use keypolicy::lifecycle::Change;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement, Transaction};
 
 use crate::error::StoreError;
+use crate::materialize::{encode, json, Encoded, RowWrite};
 use crate::store::{Store, StoredChange};
 
 /// The channel every append `NOTIFY`s, with `{"revision":N,"user":"…"}`.
@@ -286,9 +286,9 @@ impl Store for PgStore {
     fn append(&mut self, user: &str, sequence: u64, change: &Change) -> Result<u64, StoreError> {
         // Encode before touching the database: a change that cannot be
         // written costs no transaction.
-        let rows = rows_of(change)?;
+        let encoded = encode(change)?;
         let connected = self.connected()?;
-        let outcome = append_in(connected, user, sequence, change, &rows);
+        let outcome = append_in(connected, user, sequence, change, &encoded);
         if let Err(StoreError::Postgres(_)) = &outcome {
             self.client = None;
         }
@@ -304,7 +304,7 @@ fn append_in(
     user: &str,
     sequence: u64,
     change: &Change,
-    rows: &Rows,
+    encoded: &Encoded<'_>,
 ) -> Result<u64, StoreError> {
     let mut tx = Cached {
         tx: connected.client.transaction()?,
@@ -326,10 +326,16 @@ fn append_in(
     let revision: i64 = tx
         .query_one(
             "INSERT INTO changes (username, kind, body, at) VALUES ($1, $2, $3::text::jsonb, $4::text::timestamptz) RETURNING revision",
-            &[&user, &change.name(), &rows.body, &rows.at],
+            &[&user, &change.name(), &encoded.body, &encoded.at],
         )?
         .get(0);
-    materialize(&mut tx, user, change, rows, revision)?;
+    for write in &encoded.writes {
+        materialize(&mut tx, user, &encoded.at, write)?;
+    }
+    tx.execute(
+        "UPDATE accounts SET revision = $2, changes = changes + 1 WHERE username = $1",
+        &[&user, &revision],
+    )?;
     let mut payload = String::with_capacity(48 + user.len());
     // A user name is 1-64 ASCII letters, digits, '-' or '_' (checked by
     // the registry), but encode it as JSON anyway.
@@ -340,196 +346,64 @@ fn append_in(
     Ok(u64::try_from(revision).unwrap_or(0))
 }
 
-/// A change's JSON encodings, made before the transaction.
-struct Rows {
-    body: String,
-    at: String,
-    /// The key or token policy the change carries, as JSON.
-    policy: Option<String>,
-    /// The default token's policy of an opened account.
-    token_policy: Option<String>,
-}
-
-fn rows_of(change: &Change) -> Result<Rows, StoreError> {
-    let (policy, token_policy) = match change {
-        Change::AccountOpened {
-            key_policy,
-            token_policy,
-            ..
-        } => (Some(json(change, key_policy)?), Some(json(change, token_policy)?)),
-        Change::KeyCreated { policy, .. } | Change::KeyUpdated { policy, .. } => (Some(json(change, policy)?), None),
-        Change::TokenCreated { policy, .. }
-        | Change::TokenUpdated { policy, .. }
-        | Change::DefaultTokenReplaced { policy, .. } => (Some(json(change, policy)?), None),
-        _ => (None, None),
-    };
-    let at = change_at(change).ok_or_else(|| StoreError::Encode {
-        change: change.name(),
-        message: "this version of the store does not know this change".into(),
-    })?;
-    Ok(Rows {
-        body: json(change, change)?,
-        at: at.to_string(),
-        policy,
-        token_policy,
-    })
-}
-
-fn json<T: serde::Serialize>(change: &Change, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Encode {
-        change: change.name(),
-        message: e.to_string(),
-    })
-}
-
-/// When a change happened.
-fn change_at(change: &Change) -> Option<Timestamp> {
-    match change {
-        Change::AccountOpened { at, .. }
-        | Change::KeyCreated { at, .. }
-        | Change::KeyUpdated { at, .. }
-        | Change::KeyRotated { at, .. }
-        | Change::KeyDeleted { at, .. }
-        | Change::TokenCreated { at, .. }
-        | Change::TokenUpdated { at, .. }
-        | Change::TokenDeleted { at, .. }
-        | Change::DefaultTokenReplaced { at, .. } => Some(*at),
-        _ => None,
-    }
-}
-
-fn digest(d: &KeyDigest) -> &[u8] {
-    &d.0
-}
-
-/// Writes a change's effect on the materialized tables (the same effects
-/// as the SQLite store's).
-fn materialize(
-    tx: &mut Cached<'_, '_>,
-    user: &str,
-    change: &Change,
-    rows: &Rows,
-    revision: i64,
-) -> Result<(), StoreError> {
-    let at = &rows.at;
-    let policy = &rows.policy;
-    match change {
-        Change::AccountOpened {
-            key_id,
-            key_digest,
-            token_id,
-            ..
-        } => {
-            tx.execute(
-                "INSERT INTO accounts (username, default_key, default_token, opened, revision, changes) VALUES ($1, $2, $3, $4::text::timestamptz, $5, 0)",
-                &[&user, key_id, token_id, at, &revision],
-            )?;
-            tx.execute(
-                "INSERT INTO keys (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, true, $4::text::timestamptz, $4::text::timestamptz)",
-                &[key_id, &user, policy, at],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES ($1, $2, $3::text::timestamptz)",
-                &[&digest(key_digest), key_id, at],
-            )?;
-            tx.execute(
-                "INSERT INTO tokens (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, true, $4::text::timestamptz, $4::text::timestamptz)",
-                &[token_id, &user, &rows.token_policy, at],
-            )?;
-        }
-        Change::KeyCreated { id, digest: d, .. } => {
-            tx.execute(
-                "INSERT INTO keys (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, false, $4::text::timestamptz, $4::text::timestamptz)",
-                &[id, &user, policy, at],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES ($1, $2, $3::text::timestamptz)",
-                &[&digest(d), id, at],
-            )?;
-        }
-        Change::KeyUpdated { id, .. } => {
-            tx.execute(
-                "UPDATE keys SET policy = $2::text::jsonb, modified = $3::text::timestamptz WHERE id = $1",
-                &[id, policy, at],
-            )?;
-        }
-        Change::KeyRotated {
-            id,
-            retired,
-            digest: d,
-            grace_until,
-            ..
-        } => {
-            let grace_until = grace_until.map(|t| t.to_string());
-            tx.execute(
-                "UPDATE key_strings SET retired = $2::text::timestamptz, grace_until = $3::text::timestamptz WHERE digest = $1",
-                &[&digest(retired), at, &grace_until],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES ($1, $2, $3::text::timestamptz)",
-                &[&digest(d), id, at],
-            )?;
-            tx.execute(
-                "UPDATE keys SET modified = $2::text::timestamptz WHERE id = $1",
-                &[id, at],
-            )?;
-        }
-        Change::KeyDeleted { id, .. } => {
+/// One row write of a change, in PostgreSQL's SQL (times cast from
+/// RFC 3339 text to `timestamptz`, policies to `jsonb`).
+fn materialize(tx: &mut Cached<'_, '_>, user: &str, at: &String, write: &RowWrite<'_>) -> Result<(), StoreError> {
+    match write {
+        RowWrite::Account {
+            default_key,
+            default_token,
+        } => tx.execute(
+            "INSERT INTO accounts (username, default_key, default_token, opened, revision, changes) VALUES ($1, $2, $3, $4::text::timestamptz, 0, 0)",
+            &[&user, default_key, default_token, at],
+        ),
+        RowWrite::Key { id, policy, is_default } => tx.execute(
+            "INSERT INTO keys (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, $4, $5::text::timestamptz, $5::text::timestamptz)",
+            &[id, &user, policy, is_default, at],
+        ),
+        RowWrite::KeyString { digest, key_id } => tx.execute(
+            "INSERT INTO key_strings (digest, key_id, issued) VALUES ($1, $2, $3::text::timestamptz)",
+            &[digest, key_id, at],
+        ),
+        RowWrite::KeyPolicy { id, policy } => tx.execute(
+            "UPDATE keys SET policy = $2::text::jsonb, modified = $3::text::timestamptz WHERE id = $1",
+            &[id, policy, at],
+        ),
+        RowWrite::KeyStringRetired { digest, grace_until } => tx.execute(
+            "UPDATE key_strings SET retired = $2::text::timestamptz, grace_until = $3::text::timestamptz WHERE digest = $1",
+            &[digest, at, grace_until],
+        ),
+        RowWrite::KeyTouched { id } => tx.execute(
+            "UPDATE keys SET modified = $2::text::timestamptz WHERE id = $1",
+            &[id, at],
+        ),
+        RowWrite::KeyDeleted { id } => {
             tx.execute(
                 "UPDATE keys SET deleted = $2::text::timestamptz WHERE id = $1",
                 &[id, at],
             )?;
-            // Every string of a deleted key stops, grace or not.
             tx.execute(
                 "UPDATE key_strings SET retired = COALESCE(retired, $2::text::timestamptz), grace_until = NULL WHERE key_id = $1",
                 &[id, at],
-            )?;
+            )
         }
-        Change::TokenCreated { id, .. } => {
-            tx.execute(
-                "INSERT INTO tokens (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, false, $4::text::timestamptz, $4::text::timestamptz)",
-                &[id, &user, policy, at],
-            )?;
-        }
-        Change::TokenUpdated { id, .. } => {
-            tx.execute(
-                "UPDATE tokens SET policy = $2::text::jsonb, modified = $3::text::timestamptz WHERE id = $1",
-                &[id, policy, at],
-            )?;
-        }
-        Change::TokenDeleted { id, .. } => {
-            tx.execute(
-                "UPDATE tokens SET deleted = $2::text::timestamptz WHERE id = $1",
-                &[id, at],
-            )?;
-        }
-        Change::DefaultTokenReplaced { deleted, id, .. } => {
-            tx.execute(
-                "UPDATE tokens SET deleted = $2::text::timestamptz WHERE id = $1",
-                &[deleted, at],
-            )?;
-            tx.execute(
-                "INSERT INTO tokens (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, true, $4::text::timestamptz, $4::text::timestamptz)",
-                &[id, &user, policy, at],
-            )?;
-            tx.execute(
-                "UPDATE accounts SET default_token = $2 WHERE username = $1",
-                &[&user, id],
-            )?;
-        }
-        _ => {
-            // Fail closed: a change this build cannot materialize is not
-            // logged either (the transaction rolls back).
-            return Err(StoreError::Encode {
-                change: change.name(),
-                message: "this version of the store does not know this change".into(),
-            });
-        }
-    }
-    tx.execute(
-        "UPDATE accounts SET revision = $2, changes = changes + 1 WHERE username = $1",
-        &[&user, &revision],
-    )?;
+        RowWrite::Token { id, policy, is_default } => tx.execute(
+            "INSERT INTO tokens (id, username, policy, is_default, created, modified) VALUES ($1, $2, $3::text::jsonb, $4, $5::text::timestamptz, $5::text::timestamptz)",
+            &[id, &user, policy, is_default, at],
+        ),
+        RowWrite::TokenPolicy { id, policy } => tx.execute(
+            "UPDATE tokens SET policy = $2::text::jsonb, modified = $3::text::timestamptz WHERE id = $1",
+            &[id, policy, at],
+        ),
+        RowWrite::TokenDeleted { id } => tx.execute(
+            "UPDATE tokens SET deleted = $2::text::timestamptz WHERE id = $1",
+            &[id, at],
+        ),
+        RowWrite::DefaultToken { id } => tx.execute(
+            "UPDATE accounts SET default_token = $2 WHERE username = $1",
+            &[&user, id],
+        ),
+    }?;
     Ok(())
 }
 

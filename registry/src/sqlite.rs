@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use keypolicy::lifecycle::{Change, KeyDigest};
-use keypolicy::token::Timestamp;
+use keypolicy::lifecycle::Change;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::StoreError;
+use crate::materialize::{encode, RowWrite};
 use crate::store::{Store, StoredChange};
 
 /// The schema migrations, in order; `PRAGMA user_version` records how many
@@ -151,168 +151,69 @@ impl Store for SqliteStore {
 /// Writes one change — the log row and its materialized rows — inside
 /// `tx`, and returns its revision.
 fn insert_change(tx: &Transaction<'_>, user: &str, change: &Change) -> Result<i64, StoreError> {
-    let body = json(change, change)?;
-    let at = change_at(change).map(|t| t.to_string()).unwrap_or_default();
+    let encoded = encode(change)?;
     tx.prepare_cached("INSERT INTO changes (user, kind, body, at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![user, change.name(), body, at])?;
+        .execute(params![user, change.name(), encoded.body, encoded.at])?;
     let revision = tx.last_insert_rowid();
-    materialize(tx, user, change, revision)?;
+    for write in &encoded.writes {
+        materialize(tx, user, &encoded.at, write)?;
+    }
+    tx.prepare_cached("UPDATE accounts SET revision = ?2, changes = changes + 1 WHERE user = ?1")?
+        .execute(params![user, revision])?;
     Ok(revision)
 }
 
-/// When a change happened.
-fn change_at(change: &Change) -> Option<Timestamp> {
-    match change {
-        Change::AccountOpened { at, .. }
-        | Change::KeyCreated { at, .. }
-        | Change::KeyUpdated { at, .. }
-        | Change::KeyRotated { at, .. }
-        | Change::KeyDeleted { at, .. }
-        | Change::TokenCreated { at, .. }
-        | Change::TokenUpdated { at, .. }
-        | Change::TokenDeleted { at, .. }
-        | Change::DefaultTokenReplaced { at, .. } => Some(*at),
-        _ => None,
-    }
-}
-
-fn json<T: serde::Serialize>(change: &Change, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Encode {
-        change: change.name(),
-        message: e.to_string(),
-    })
-}
-
-fn digest(d: &KeyDigest) -> &[u8] {
-    &d.0
-}
-
-/// Writes a change's effect on the materialized tables.
-fn materialize(tx: &Transaction<'_>, user: &str, change: &Change, revision: i64) -> Result<(), StoreError> {
-    match change {
-        Change::AccountOpened {
-            key_id,
-            key_digest,
-            key_policy,
-            token_id,
-            token_policy,
-            at,
-            ..
-        } => {
-            let at = at.to_string();
-            tx.execute(
-                "INSERT INTO accounts (user, default_key, default_token, opened, revision, changes) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                params![user, key_id, token_id, at, revision],
-            )?;
-            tx.execute(
-                "INSERT INTO keys (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
-                params![key_id, user, json(change, key_policy)?, at],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
-                params![digest(key_digest), key_id, at],
-            )?;
-            tx.execute(
-                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
-                params![token_id, user, json(change, token_policy)?, at],
-            )?;
-        }
-        Change::KeyCreated {
-            id,
-            digest: d,
-            policy,
-            at,
-        } => {
-            let at = at.to_string();
-            tx.execute(
-                "INSERT INTO keys (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
-                params![id, user, json(change, policy)?, at],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
-                params![digest(d), id, at],
-            )?;
-        }
-        Change::KeyUpdated { id, policy, at } => {
-            tx.execute(
-                "UPDATE keys SET policy = ?2, modified = ?3 WHERE id = ?1",
-                params![id, json(change, policy)?, at.to_string()],
-            )?;
-        }
-        Change::KeyRotated {
-            id,
-            retired,
-            digest: d,
-            grace_until,
-            at,
-        } => {
-            let at = at.to_string();
-            tx.execute(
-                "UPDATE key_strings SET retired = ?2, grace_until = ?3 WHERE digest = ?1",
-                params![digest(retired), at, grace_until.map(|t| t.to_string())],
-            )?;
-            tx.execute(
-                "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
-                params![digest(d), id, at],
-            )?;
-            tx.execute("UPDATE keys SET modified = ?2 WHERE id = ?1", params![id, at])?;
-        }
-        Change::KeyDeleted { id, at } => {
-            let at = at.to_string();
-            tx.execute("UPDATE keys SET deleted = ?2 WHERE id = ?1", params![id, at])?;
-            // Every string of a deleted key stops, grace or not.
-            tx.execute(
+/// One row write of a change, in SQLite's SQL (times as RFC 3339 text,
+/// booleans as 0/1).
+fn materialize(tx: &Transaction<'_>, user: &str, at: &str, write: &RowWrite<'_>) -> Result<(), StoreError> {
+    let run = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<(), StoreError> {
+        tx.prepare_cached(sql)?.execute(params)?;
+        Ok(())
+    };
+    match write {
+        RowWrite::Account {
+            default_key,
+            default_token,
+        } => run(
+            "INSERT INTO accounts (user, default_key, default_token, opened, revision, changes) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+            params![user, default_key, default_token, at],
+        ),
+        RowWrite::Key { id, policy, is_default } => run(
+            "INSERT INTO keys (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![id, user, policy, is_default, at],
+        ),
+        RowWrite::KeyString { digest, key_id } => run(
+            "INSERT INTO key_strings (digest, key_id, issued) VALUES (?1, ?2, ?3)",
+            params![digest, key_id, at],
+        ),
+        RowWrite::KeyPolicy { id, policy } => run(
+            "UPDATE keys SET policy = ?2, modified = ?3 WHERE id = ?1",
+            params![id, policy, at],
+        ),
+        RowWrite::KeyStringRetired { digest, grace_until } => run(
+            "UPDATE key_strings SET retired = ?2, grace_until = ?3 WHERE digest = ?1",
+            params![digest, at, grace_until],
+        ),
+        RowWrite::KeyTouched { id } => run("UPDATE keys SET modified = ?2 WHERE id = ?1", params![id, at]),
+        RowWrite::KeyDeleted { id } => {
+            run("UPDATE keys SET deleted = ?2 WHERE id = ?1", params![id, at])?;
+            run(
                 "UPDATE key_strings SET retired = COALESCE(retired, ?2), grace_until = NULL WHERE key_id = ?1",
                 params![id, at],
-            )?;
+            )
         }
-        Change::TokenCreated { id, policy, at } => {
-            tx.execute(
-                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
-                params![id, user, json(change, policy)?, at.to_string()],
-            )?;
-        }
-        Change::TokenUpdated { id, policy, at } => {
-            tx.execute(
-                "UPDATE tokens SET policy = ?2, modified = ?3 WHERE id = ?1",
-                params![id, json(change, policy)?, at.to_string()],
-            )?;
-        }
-        Change::TokenDeleted { id, at } => {
-            tx.execute(
-                "UPDATE tokens SET deleted = ?2 WHERE id = ?1",
-                params![id, at.to_string()],
-            )?;
-        }
-        Change::DefaultTokenReplaced {
-            deleted,
-            id,
-            policy,
-            at,
-        } => {
-            let at = at.to_string();
-            tx.execute("UPDATE tokens SET deleted = ?2 WHERE id = ?1", params![deleted, at])?;
-            tx.execute(
-                "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
-                params![id, user, json(change, policy)?, at],
-            )?;
-            tx.execute(
-                "UPDATE accounts SET default_token = ?2 WHERE user = ?1",
-                params![user, id],
-            )?;
-        }
-        _ => {
-            // Fail closed: a change this build cannot materialize is not
-            // logged either (the transaction rolls back).
-            return Err(StoreError::Encode {
-                change: change.name(),
-                message: "this version of the store does not know this change".into(),
-            });
-        }
+        RowWrite::Token { id, policy, is_default } => run(
+            "INSERT INTO tokens (id, user, policy, is_default, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![id, user, policy, is_default, at],
+        ),
+        RowWrite::TokenPolicy { id, policy } => run(
+            "UPDATE tokens SET policy = ?2, modified = ?3 WHERE id = ?1",
+            params![id, policy, at],
+        ),
+        RowWrite::TokenDeleted { id } => run("UPDATE tokens SET deleted = ?2 WHERE id = ?1", params![id, at]),
+        RowWrite::DefaultToken { id } => run(
+            "UPDATE accounts SET default_token = ?2 WHERE user = ?1",
+            params![user, id],
+        ),
     }
-    tx.execute(
-        "UPDATE accounts SET revision = ?2, changes = changes + 1 WHERE user = ?1",
-        params![user, revision],
-    )?;
-    Ok(())
 }

@@ -673,3 +673,259 @@ fn nodes_starting_together_migrate_once() {
         .get(0);
     assert_eq!(rows, 1);
 }
+
+/// The materialized tables, written by one mechanism for both stores: the
+/// same changes (same seed, so the same ids and digests) leave the same
+/// rows in SQLite and PostgreSQL — live and deleted keys and tokens, their
+/// policies, every key string with its retirement and grace, the account's
+/// defaults and change count — and those rows agree with the replayed
+/// account.
+#[test]
+fn both_stores_materialize_the_same_rows() {
+    use keypolicy::lifecycle::{CreatedToken, SeededRandom, TokenBody};
+    use keypolicy_registry::SqliteStore;
+
+    let Some(url) = cluster("both_stores_materialize_the_same_rows") else {
+        return;
+    };
+    let db = TestDatabase::create(&url, "materialize");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("materialize.db");
+    let sqlite = Registry::open_with_rng(
+        SqliteStore::open(&path).unwrap(),
+        signing(),
+        Box::new(SeededRandom::new(9)),
+    )
+    .unwrap();
+    let postgres = Registry::open_with_rng(
+        PgStore::with_config(db.config.clone()).unwrap(),
+        signing(),
+        Box::new(SeededRandom::new(9)),
+    )
+    .unwrap();
+
+    // Every kind of change, applied to both.
+    fn script<S: Store>(registry: &Registry<S>) -> String {
+        let signing = signing();
+        registry.ensure_account("alice", at(T0)).unwrap().unwrap();
+        let create = |domain: &str| {
+            registry
+                .write("alice", |account, rng| {
+                    account.create_key(web_policy(domain), at(T0 + 1), rng)
+                })
+                .unwrap()
+                .unwrap()
+                .id
+        };
+        let (kept, deleted) = (create("a.example.com"), create("b.example.com"));
+        registry
+            .write("alice", |account, _| {
+                account.update_key(&kept, web_policy("c.example.com"), at(T0 + 2))
+            })
+            .unwrap()
+            .unwrap();
+        registry
+            .write("alice", |account, rng| {
+                account.rotate_key(&kept, Some(600), at(T0 + 3), rng)
+            })
+            .unwrap()
+            .unwrap();
+        registry
+            .write("alice", |account, rng| {
+                account.rotate_key(&deleted, Some(600), at(T0 + 3), rng)
+            })
+            .unwrap()
+            .unwrap();
+        registry
+            .write("alice", |account, _| account.delete_key(&deleted, at(T0 + 4)))
+            .unwrap()
+            .unwrap();
+        let body = |note: &str| TokenBody {
+            note: Some(note.into()),
+            scopes: Some(vec!["styles:tiles".into()]),
+            allowed_urls: Some(vec!["https://app.example.com".into()]),
+            expires: None,
+        };
+        let token = |note: &str| {
+            let created = registry
+                .write("alice", |account, rng| {
+                    account.create_token(&signing, Actor::Owner, body(note), at(T0 + 5), rng)
+                })
+                .unwrap()
+                .unwrap();
+            let CreatedToken::Permanent(created) = created else {
+                panic!("expected a pk token")
+            };
+            created.id
+        };
+        let (edited, gone) = (token("edited"), token("gone"));
+        registry
+            .write("alice", |account, _| {
+                account.update_token(&signing, Actor::Owner, &edited, body("edited again"), at(T0 + 6))
+            })
+            .unwrap()
+            .unwrap();
+        registry
+            .write("alice", |account, rng| {
+                account.delete_token(&signing, Actor::Owner, &gone, at(T0 + 7), rng)
+            })
+            .unwrap()
+            .unwrap();
+        let default_token = registry
+            .read("alice", |account| {
+                account
+                    .tokens()
+                    .iter()
+                    .find(|t| t.policy.is_default())
+                    .unwrap()
+                    .id
+                    .clone()
+            })
+            .unwrap();
+        registry
+            .write("alice", |account, rng| {
+                account.delete_token(&signing, Actor::Owner, &default_token, at(T0 + 8), rng)
+            })
+            .unwrap()
+            .unwrap();
+        registry.read("alice", snapshot).unwrap()
+    }
+    let replayed = script(&sqlite);
+    assert_eq!(script(&postgres), replayed, "the two registries diverged");
+
+    // The rows, in one comparable form: policies as JSON values (jsonb
+    // reorders and respaces), times only as present or absent.
+    type Rows = Vec<String>;
+    let policy = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap().to_string();
+    let from_sqlite = |sql: &str, columns: usize| -> Rows {
+        let store = SqliteStore::open(&path).unwrap();
+        let mut statement = store.connection().prepare(sql).unwrap();
+        let mut rows: Rows = statement
+            .query_map([], |row| {
+                Ok((0..columns)
+                    .map(|i| match row.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            let t = std::str::from_utf8(t).unwrap();
+                            if t.starts_with('{') {
+                                policy(t)
+                            } else {
+                                t.to_owned()
+                            }
+                        }
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | "))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut client = db.client();
+    let mut from_postgres = |sql: &str| -> Rows {
+        let mut rows: Rows = client
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| match row.columns()[i].type_().name() {
+                        "bytea" => row.get::<_, Vec<u8>>(i).iter().map(|x| format!("{x:02x}")).collect(),
+                        "bool" => i64::from(row.get::<_, bool>(i)).to_string(),
+                        "int4" => row.get::<_, i32>(i).to_string(),
+                        "int8" => row.get::<_, i64>(i).to_string(),
+                        _ => {
+                            let text = row.get::<_, String>(i);
+                            if text.starts_with('{') {
+                                policy(&text)
+                            } else {
+                                text
+                            }
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let present = |column: &str, is_integer: bool| {
+        if is_integer {
+            format!("({column} IS NOT NULL)::int")
+        } else {
+            format!("{column} IS NOT NULL")
+        }
+    };
+    let queries = |postgres: bool, user: &str| {
+        let p = |c: &str| present(c, postgres);
+        let cast = if postgres { "::text" } else { "" };
+        vec![
+            format!("SELECT {user}, default_key, default_token, changes FROM accounts"),
+            format!(
+                "SELECT id, {user}, policy{cast}, is_default, {}, {}, {} FROM keys",
+                p("created"),
+                p("modified"),
+                p("deleted")
+            ),
+            format!(
+                "SELECT digest, key_id, {}, {}, {} FROM key_strings",
+                p("issued"),
+                p("retired"),
+                p("grace_until")
+            ),
+            format!(
+                "SELECT id, {user}, policy{cast}, is_default, {}, {}, {} FROM tokens",
+                p("created"),
+                p("modified"),
+                p("deleted")
+            ),
+        ]
+    };
+    let (sqlite_queries, postgres_queries) = (queries(false, "user"), queries(true, "username"));
+    let columns = [4, 7, 5, 7];
+    let mut seen = Vec::new();
+    for ((lite, pg), columns) in sqlite_queries.iter().zip(&postgres_queries).zip(columns) {
+        let (lite_rows, pg_rows) = (from_sqlite(lite, columns), from_postgres(pg));
+        assert_eq!(lite_rows, pg_rows, "{lite}");
+        seen.push(lite_rows);
+    }
+    // And they say what the replayed account says.
+    let [accounts, keys, strings, tokens] = &seen[..] else {
+        unreachable!()
+    };
+    assert_eq!(accounts.len(), 1);
+    assert!(accounts[0].ends_with(" | 12"), "12 changes: {accounts:?}");
+    assert_eq!(keys.len(), 3, "default, kept, deleted: {keys:?}");
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("| 1 | 1 | 1")).count(),
+        1,
+        "one deleted key: {keys:?}"
+    );
+    // Five strings: the default's, two per rotated key; the deleted key's
+    // both retired without grace, the kept key's first in grace.
+    assert_eq!(strings.len(), 5, "{strings:?}");
+    assert_eq!(
+        strings.iter().filter(|s| s.ends_with("| 1 | 1 | 1")).count(),
+        1,
+        "one in grace: {strings:?}"
+    );
+    assert_eq!(
+        strings.iter().filter(|s| s.ends_with("| 1 | 1 | 0")).count(),
+        2,
+        "{strings:?}"
+    );
+    // Tokens: the first default (deleted), its replacement, edited, gone.
+    assert_eq!(tokens.len(), 4, "{tokens:?}");
+    assert_eq!(
+        tokens.iter().filter(|t| t.ends_with("| 1 | 1 | 1")).count(),
+        2,
+        "two deleted: {tokens:?}"
+    );
+    assert!(tokens.iter().any(|t| t.contains("edited again")), "{tokens:?}");
+    assert!(replayed.contains("changes 12"), "{replayed}");
+}
