@@ -166,12 +166,40 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
         .map_err(|e| internal(&format!("the operation did not finish: {e}")))
 }
 
-fn key_error(error: &KeyError) -> Response {
-    json(status(error.status()), &error.body())
+/// A lifecycle refusal of either API: its response, and the API whose
+/// shapes its registry failures take.
+trait Refusal {
+    const API: Api;
+    fn response(&self) -> Response;
 }
 
-fn token_error(error: &TokenError) -> Response {
-    json(status(error.status()), &error.body())
+impl Refusal for KeyError {
+    const API: Api = Api::Keys;
+    fn response(&self) -> Response {
+        json(status(self.status()), &self.body())
+    }
+}
+
+impl Refusal for TokenError {
+    const API: Api = Api::Tokens;
+    fn response(&self) -> Response {
+        json(status(self.status()), &self.body())
+    }
+}
+
+/// A write's response: `ok` with the answer as JSON (no body for 204),
+/// the lifecycle's refusal, or the registry's failure.
+fn answer<T: Serialize, E: Refusal>(
+    done: Result<Result<Result<T, E>, RegistryError>, Response>,
+    ok: StatusCode,
+) -> Response {
+    match done {
+        Ok(Ok(Ok(_))) if ok == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(Ok(answer))) => json(ok, &answer),
+        Ok(Ok(Err(refused))) => refused.response(),
+        Ok(Err(e)) => registry_error(&e, E::API),
+        Err(response) => response,
+    }
 }
 
 fn unauthorized_owner() -> Response {
@@ -205,7 +233,7 @@ async fn create_key(State(m): State<Management>, Path(user): Path<String>, heade
     };
     let policy = match parse_policy(&bytes) {
         Ok(policy) => policy,
-        Err(e) => return key_error(&e),
+        Err(e) => return e.response(),
     };
     let registry = Arc::clone(&m.registry);
     let done = blocking(move || {
@@ -213,20 +241,7 @@ async fn create_key(State(m): State<Management>, Path(user): Path<String>, heade
         registry.write(&user, |account, rng| account.create_key(policy.clone(), at, rng))
     })
     .await;
-    key_answer(done, StatusCode::OK)
-}
-
-fn key_answer<T: Serialize>(
-    done: Result<Result<Result<T, KeyError>, RegistryError>, Response>,
-    ok: StatusCode,
-) -> Response {
-    match done {
-        Ok(Ok(Ok(_))) if ok == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(Ok(answer))) => json(ok, &answer),
-        Ok(Ok(Err(refused))) => key_error(&refused),
-        Ok(Err(e)) => registry_error(&e, Api::Keys),
-        Err(response) => response,
-    }
+    answer(done, StatusCode::OK)
 }
 
 async fn list_keys(State(m): State<Management>, Path(user): Path<String>, headers: HeaderMap) -> Response {
@@ -254,17 +269,17 @@ async fn update_key(
     // whatever the body says.
     match m.registry.read(&user, |account| account.editable_key(&id).map(|_| ())) {
         Err(e) => return registry_error(&e, Api::Keys),
-        Ok(Err(refused)) => return key_error(&refused),
+        Ok(Err(refused)) => return refused.response(),
         Ok(Ok(())) => {}
     }
     let policy = match parse_policy(&bytes) {
         Ok(policy) => policy,
-        Err(e) => return key_error(&e),
+        Err(e) => return e.response(),
     };
     let registry = Arc::clone(&m.registry);
     let done =
         blocking(move || registry.write(&user, |account, _| account.update_key(&id, policy.clone(), now()))).await;
-    key_answer(done, StatusCode::OK)
+    answer(done, StatusCode::OK)
 }
 
 async fn delete_key(
@@ -277,7 +292,7 @@ async fn delete_key(
     }
     let registry = Arc::clone(&m.registry);
     let done = blocking(move || registry.write(&user, |account, _| account.delete_key(&id, now()))).await;
-    key_answer(done, StatusCode::NO_CONTENT)
+    answer(done, StatusCode::NO_CONTENT)
 }
 
 /// The body of a rotation: `{"grace_seconds": N}`, or nothing.
@@ -304,9 +319,10 @@ async fn rotate_key(
         match serde_json::from_slice(&bytes) {
             Ok(rotate) => rotate,
             Err(e) => {
-                return key_error(&KeyError::InvalidBody {
+                return KeyError::InvalidBody {
                     message: format!("body: {e}"),
-                })
+                }
+                .response()
             }
         }
     };
@@ -318,7 +334,7 @@ async fn rotate_key(
         })
     })
     .await;
-    key_answer(done, StatusCode::OK)
+    answer(done, StatusCode::OK)
 }
 
 // ---- tokens -------------------------------------------------------------
@@ -370,7 +386,7 @@ async fn token_write_input(
 ) -> Result<(Caller, TokenBody), Response> {
     let caller = caller(m, headers, query)?;
     let bytes = read_body(body, Api::Tokens).await?;
-    let body = parse_token_body(&bytes).map_err(|e| token_error(&e))?;
+    let body = parse_token_body(&bytes).map_err(|e| e.response())?;
     Ok((caller, body))
 }
 
@@ -378,19 +394,6 @@ fn parse_token_body(bytes: &[u8]) -> Result<TokenBody, TokenError> {
     serde_json::from_slice(bytes).map_err(|e| TokenError::InvalidBody {
         message: format!("body: {e}"),
     })
-}
-
-fn token_answer<T: Serialize>(
-    done: Result<Result<Result<T, TokenError>, RegistryError>, Response>,
-    ok: StatusCode,
-) -> Response {
-    match done {
-        Ok(Ok(Ok(_))) if ok == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(Ok(answer))) => json(ok, &answer),
-        Ok(Ok(Err(refused))) => token_error(&refused),
-        Ok(Err(e)) => registry_error(&e, Api::Tokens),
-        Err(response) => response,
-    }
 }
 
 async fn list_tokens(
@@ -409,7 +412,7 @@ async fn list_tokens(
         .read(&user, |account| account.list_tokens(keys, caller.actor(), now()))
     {
         Ok(Ok(tokens)) => json(StatusCode::OK, &tokens),
-        Ok(Err(refused)) => token_error(&refused),
+        Ok(Err(refused)) => refused.response(),
         Err(e) => registry_error(&e, Api::Tokens),
     }
 }
@@ -434,7 +437,7 @@ async fn create_token(
         })
     })
     .await;
-    token_answer(done, StatusCode::OK)
+    answer(done, StatusCode::OK)
 }
 
 async fn update_token(
@@ -456,7 +459,7 @@ async fn update_token(
         })
     })
     .await;
-    token_answer(done, StatusCode::OK)
+    answer(done, StatusCode::OK)
 }
 
 async fn delete_token(
@@ -478,7 +481,7 @@ async fn delete_token(
         })
     })
     .await;
-    token_answer(done, StatusCode::NO_CONTENT)
+    answer(done, StatusCode::NO_CONTENT)
 }
 
 /// `GET /tokens/v2?access_token=T`: always 200, with the verdict's code.
