@@ -80,6 +80,7 @@ mod error;
 pub mod key_string;
 mod keys;
 pub mod random;
+mod token_access;
 pub mod token_string;
 mod tokens;
 
@@ -93,5 +94,6 @@ pub use error::{ApplyError, KeyError, OpenError, TokenError};
 pub use key_string::{KeyDigest, KeyString, KeyStringError};
 pub use keys::MAX_GRACE_SECONDS;
 pub use random::{OsRandom, RandomError, RandomSource, SeededRandom};
+pub use token_access::{Actor, ResolvedToken};
 pub use token_string::{Claims, SigningKey, SigningKeyError, SigningKeys, TokenStringError, VerifiedToken};
-pub use tokens::{Actor, ResolvedToken, TokenBody};
+pub use tokens::TokenBody;
