@@ -13,6 +13,7 @@
 //! eval "$(bash .ci/postgres start)"
 //! cargo bench -p tile-server --bench fleet              # the full run
 //! cargo bench -p tile-server --bench fleet -- --quick   # a short smoke run (CI)
+//! cargo bench -p tile-server --bench fleet -- --rate 10000   # another load (default 6,000/s)
 //! bash .ci/postgres stop "$KEYPOLICY_PG_DIR"
 //! ```
 //!
@@ -54,6 +55,8 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// The run's size.
 struct Settings {
+    /// Tile requests per second the load aims at, over all nodes.
+    rate: u32,
     /// Keys the load uses (never deleted).
     live_keys: usize,
     /// Keys deleted one at a time under load, each timed.
@@ -70,9 +73,16 @@ struct Settings {
 
 impl Settings {
     fn from_args() -> Settings {
-        let quick = std::env::args().any(|a| a == "--quick");
+        let args: Vec<String> = std::env::args().collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let rate = args
+            .iter()
+            .position(|a| a == "--rate")
+            .and_then(|i| args.get(i + 1))
+            .map_or(6_000, |r| r.parse().expect("--rate: a number of requests per second"));
         if quick {
             Settings {
+                rate,
                 live_keys: 30,
                 revocations: 20,
                 connections: 4,
@@ -82,9 +92,10 @@ impl Settings {
             }
         } else {
             Settings {
+                rate,
                 live_keys: 200,
                 revocations: 200,
-                connections: 4,
+                connections: 8,
                 warm_up: Duration::from_secs(5),
                 gap: Duration::from_millis(20),
                 follow: Duration::from_secs(10),
@@ -142,11 +153,22 @@ struct Counters {
     refused: AtomicU64,
 }
 
-/// Tile requests with live keys on one connection until `stop`.
-async fn load(addr: SocketAddr, keys: Arc<Vec<String>>, stop: Arc<AtomicBool>, counters: Arc<Counters>, start: u64) {
+/// Tile requests with live keys on one connection, one every `period`
+/// (late ones are sent at once, so the rate holds while the node keeps
+/// up), until `stop`.
+async fn load(
+    addr: SocketAddr,
+    keys: Arc<Vec<String>>,
+    stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    start: u64,
+    period: Duration,
+) {
     let mut sender = connect(addr).await;
     let mut n = start;
+    let mut ticks = tokio::time::interval(period);
     while !stop.load(Ordering::Relaxed) {
+        ticks.tick().await;
         let key = &keys[usize::try_from(n).unwrap() % keys.len()];
         if tile(&mut sender, addr, key, n).await == 200 {
             counters.served.fetch_add(1, Ordering::Relaxed);
@@ -232,10 +254,11 @@ fn main() {
     let doomed: Vec<(String, String)> = (0..settings.revocations).map(|_| a.create_key(WEB)).collect();
     converge(&[&a, &b, &c]);
     println!(
-        "fleet: 3 nodes, {} live keys, {} keys to revoke, {} load connections per node",
+        "fleet: 3 nodes, {} live keys, {} keys to revoke, {} load connections per node, aiming at {} tile requests/s",
         live.len(),
         doomed.len(),
-        settings.connections
+        settings.connections,
+        settings.rate
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -249,6 +272,8 @@ fn main() {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let mut tasks = Vec::new();
+        let connections = u32::try_from(addrs.len() * settings.connections).unwrap();
+        let period = Duration::from_secs(1) * connections / settings.rate;
         for (i, addr) in addrs.iter().enumerate() {
             for j in 0..settings.connections {
                 let start = u64::try_from(i * settings.connections + j).unwrap();
@@ -258,6 +283,7 @@ fn main() {
                     Arc::clone(&stop),
                     Arc::clone(&counters),
                     start,
+                    period,
                 )));
             }
         }
