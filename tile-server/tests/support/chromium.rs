@@ -1,0 +1,145 @@
+//! Headless Chromium for the browser tests: found as `$CHROMIUM`, else
+//! `chromium` or `chromium-browser` on `PATH` (`.ci/install-chromium`
+//! installs Debian's); without it a test fails (CI must run it) unless
+//! `KEYPOLICY_SKIP_BROWSER=1` is set. A page is loaded with
+//! `--dump-dom` under a virtual-time budget, and reports by writing JSON
+//! into `<pre id="results">` and setting its title to `done`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long one Chromium run may take before it is killed.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Virtual time the page gets; network waits do not consume it.
+const VIRTUAL_TIME_MS: u32 = 10_000;
+
+/// How many times a page that had not finished when Chromium dumped it is
+/// loaded again. Under load (a busy 2-core CI machine) the virtual-time
+/// budget can run out while real fetches are still in flight; the page
+/// then still reads `pending`, which says nothing about the policy.
+const ATTEMPTS: u32 = 3;
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(path.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Chromium, or `None` when it is missing and `KEYPOLICY_SKIP_BROWSER=1`
+/// (the test is then skipped); fails the test when it is missing otherwise.
+pub fn chromium() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        if std::env::var_os("KEYPOLICY_SKIP_BROWSER").is_some_and(|v| v == "1") {
+            eprintln!("browser test skipped: KEYPOLICY_SKIP_BROWSER=1 and no chromium");
+            return None;
+        }
+        panic!("chromium not found: run .ci/install-chromium, set CHROMIUM, or set KEYPOLICY_SKIP_BROWSER=1");
+    }
+    found
+}
+
+/// Loads `url` in a fresh headless Chromium and returns the DOM it
+/// serialized once the page has finished (its title reads `done`),
+/// retrying a page that had not finished up to [`ATTEMPTS`] times.
+/// `before_attempt` runs before each attempt (a test clears its request
+/// log there, so the log holds exactly the run whose DOM is returned).
+fn dump_dom(chromium: &Path, url: &str, label: &str, before_attempt: &dyn Fn()) -> String {
+    let mut attempt = 1;
+    loop {
+        before_attempt();
+        match dump_dom_once(chromium, url, label) {
+            Ok(dom) => return dom,
+            Err(failure) if attempt >= ATTEMPTS => panic!("{failure}"),
+            Err(failure) => eprintln!("attempt {attempt} of {ATTEMPTS} did not finish, retrying: {failure:.300}"),
+        }
+        attempt += 1;
+    }
+}
+
+/// One Chromium run. Blocking; bounded by [`BROWSER_TIMEOUT`]. `Err` when
+/// the page had not finished.
+fn dump_dom_once(chromium: &Path, url: &str, label: &str) -> Result<String, String> {
+    let profile = std::env::temp_dir().join(format!("keypolicy-browser-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-proxy-server",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--virtual-time-budget={VIRTUAL_TIME_MS}"))
+        .arg("--dump-dom")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&profile);
+            panic!("chromium did not finish {url} within {BROWSER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() && dom.contains("<title>done</title>") {
+        return Ok(dom);
+    }
+    Err(format!(
+        "chromium on {url}: {}\nstdout:\n{dom}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+/// The JSON the page wrote into `<pre id="results">`.
+fn results(dom: &str) -> Value {
+    let start = dom.find(r#"<pre id="results">"#).expect("results element") + r#"<pre id="results">"#.len();
+    let end = start + dom[start..].find("</pre>").expect("end of results");
+    let json = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// Loads `url` in Chromium (off the runtime's threads) and returns the
+/// page's results; `before_attempt` runs before each attempt.
+pub async fn load(
+    chromium: &Path,
+    url: String,
+    label: &'static str,
+    before_attempt: impl Fn() + Send + 'static,
+) -> Value {
+    let chromium = chromium.to_path_buf();
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, &before_attempt))
+        .await
+        .unwrap();
+    results(&dom)
+}
