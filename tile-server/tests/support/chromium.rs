@@ -1,15 +1,24 @@
 //! Headless Chromium for the browser tests: found as `$CHROMIUM`, else
 //! `chromium` or `chromium-browser` on `PATH` (`.ci/install-chromium`
 //! installs Debian's); without it a test fails (CI must run it) unless
-//! `KEYPOLICY_SKIP_BROWSER=1` is set. A page is loaded with
-//! `--dump-dom` under a virtual-time budget, and reports by writing JSON
-//! into `<pre id="results">` and setting its title to `done`.
+//! `KEYPOLICY_SKIP_BROWSER=1` is set. A page is loaded with `--dump-dom`
+//! and reports by writing JSON into `<pre id="results">` and setting its
+//! title to `done`. Chromium dumps the DOM when the page's load event has
+//! fired and, for [`load`], its virtual-time budget has run out; a page
+//! loaded with [`load_held`] instead holds its load event open until it
+//! has finished.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 /// How long one Chromium run may take before it is killed.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -51,11 +60,11 @@ pub fn chromium() -> Option<PathBuf> {
 /// retrying a page that had not finished up to [`ATTEMPTS`] times.
 /// `before_attempt` runs before each attempt (a test clears its request
 /// log there, so the log holds exactly the run whose DOM is returned).
-fn dump_dom(chromium: &Path, url: &str, label: &str, before_attempt: &dyn Fn()) -> String {
+fn dump_dom(chromium: &Path, url: &str, label: &str, budget: Option<u32>, before_attempt: &dyn Fn()) -> String {
     let mut attempt = 1;
     loop {
         before_attempt();
-        match dump_dom_once(chromium, url, label) {
+        match dump_dom_once(chromium, url, label, budget) {
             Ok(dom) => return dom,
             Err(failure) if attempt >= ATTEMPTS => panic!("{failure}"),
             Err(failure) => eprintln!("attempt {attempt} of {ATTEMPTS} did not finish, retrying: {failure:.300}"),
@@ -64,9 +73,9 @@ fn dump_dom(chromium: &Path, url: &str, label: &str, before_attempt: &dyn Fn()) 
     }
 }
 
-/// One Chromium run. Blocking; bounded by [`BROWSER_TIMEOUT`]. `Err` when
-/// the page had not finished.
-fn dump_dom_once(chromium: &Path, url: &str, label: &str) -> Result<String, String> {
+/// One Chromium run, with a virtual-time budget (ms) or none. Blocking;
+/// bounded by [`BROWSER_TIMEOUT`]. `Err` when the page had not finished.
+fn dump_dom_once(chromium: &Path, url: &str, label: &str, budget: Option<u32>) -> Result<String, String> {
     let profile = std::env::temp_dir().join(format!("keypolicy-browser-{}-{label}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
     let mut child = Command::new(chromium)
@@ -83,7 +92,7 @@ fn dump_dom_once(chromium: &Path, url: &str, label: &str) -> Result<String, Stri
             "--disable-dev-shm-usage",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--virtual-time-budget={VIRTUAL_TIME_MS}"))
+        .args(budget.map(|ms| format!("--virtual-time-budget={ms}")))
         .arg("--dump-dom")
         .arg(url)
         .stdin(Stdio::null())
@@ -129,17 +138,70 @@ fn results(dom: &str) -> Value {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
-/// Loads `url` in Chromium (off the runtime's threads) and returns the
-/// page's results; `before_attempt` runs before each attempt.
+/// Loads `url` in Chromium (off the runtime's threads) under a
+/// virtual-time budget, and returns the page's results; `before_attempt`
+/// runs before each attempt.
 pub async fn load(
     chromium: &Path,
     url: String,
     label: &'static str,
     before_attempt: impl Fn() + Send + 'static,
 ) -> Value {
+    run(chromium, url, label, Some(VIRTUAL_TIME_MS), before_attempt).await
+}
+
+/// Like [`load`], without virtual time, for a page that holds its load
+/// event open until it has finished (e.g. with an `<img>` its server
+/// answers only once the page reports that it is done). A long page —
+/// many sequential requests, a cross-origin frame, whose network Chromium
+/// does not pause virtual time for — can outrun a virtual-time budget.
+pub async fn load_held(
+    chromium: &Path,
+    url: String,
+    label: &'static str,
+    before_attempt: impl Fn() + Send + 'static,
+) -> Value {
+    run(chromium, url, label, None, before_attempt).await
+}
+
+async fn run(
+    chromium: &Path,
+    url: String,
+    label: &'static str,
+    budget: Option<u32>,
+    before_attempt: impl Fn() + Send + 'static,
+) -> Value {
     let chromium = chromium.to_path_buf();
-    let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, &before_attempt))
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, budget, &before_attempt))
         .await
         .unwrap();
     results(&dom)
+}
+
+/// For [`load_held`]: an `<img>` that holds the page's load event open
+/// until the page calls `POST /done` (served by [`hold_routes`]).
+pub const HOLD: &str = r#"<img src="/hold" alt="">"#;
+
+/// How long `/hold` waits for the page to finish: less than the browser's
+/// own timeout, so an unfinished page is dumped (and reported) first.
+const HOLD_AT_MOST: Duration = Duration::from_secs(60);
+
+/// `GET /hold` (answers once `POST /done` has been called, or after
+/// [`HOLD_AT_MOST`]) and `POST /done`, for a page's own server.
+pub fn hold_routes() -> Router {
+    let done = Arc::new(Notify::new());
+    Router::new()
+        .route("/hold", get(hold))
+        .route("/done", post(finished))
+        .with_state(done)
+}
+
+async fn hold(State(done): State<Arc<Notify>>) -> StatusCode {
+    let _ = tokio::time::timeout(HOLD_AT_MOST, done.notified()).await;
+    StatusCode::NO_CONTENT
+}
+
+async fn finished(State(done): State<Arc<Notify>>) -> StatusCode {
+    done.notify_one();
+    StatusCode::NO_CONTENT
 }
