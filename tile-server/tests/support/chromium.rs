@@ -152,9 +152,10 @@ pub async fn load(
 
 /// Like [`load`], without virtual time, for a page that holds its load
 /// event open until it has finished (e.g. with an `<img>` its server
-/// answers only once the page reports that it is done). A long page —
-/// many sequential requests, a cross-origin frame, whose network Chromium
-/// does not pause virtual time for — can outrun a virtual-time budget.
+/// answers only once the page reports that it is done: [`HOLD`] and
+/// [`hold_routes`]). A long page — many sequential requests, a
+/// cross-origin frame — can outrun a virtual-time budget: Chromium then
+/// dumps it half done.
 pub async fn load_held(
     chromium: &Path,
     url: String,
