@@ -90,13 +90,16 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
 /// `results`; the page then writes them into the DOM as JSON. `tiles` is
 /// the tile server's origin (empty: this page's own).
 fn page(tiles: &str, script: &str) -> String {
-    PAGE.replace("TILES", tiles).replace("SCRIPT", script)
+    PAGE.replace("TILES", tiles)
+        .replace("SCRIPT", script)
+        .replace("<!-- HOLD -->", chromium::HOLD)
 }
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>pending</title></head>
 <body>
 <pre id="results">pending</pre>
+<!-- HOLD -->
 <script>
 const tiles = "TILES";
 // `key` is an API key, or `access_token=…` for a Mapbox-style token.
@@ -139,6 +142,8 @@ function imgTile(key, probe, crossOrigin) {
 SCRIPT
   document.getElementById("results").textContent = JSON.stringify(results);
   document.title = "done";
+  // Lets the page's load event fire (see chromium::HOLD), and Chromium dump it.
+  await fetch("/done", {method: "POST"});
 })();
 </script>
 </body></html>
@@ -194,7 +199,9 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // The page server: another port, reached as `localhost` or `127.0.0.1`.
     let page = page(&format!("http://{tiles_addr}"), MAP_CLIENTS);
-    let pages = Router::new().route("/page.html", get(move || async move { Html(page) }));
+    let pages = Router::new()
+        .route("/page.html", get(move || async move { Html(page) }))
+        .merge(chromium::hold_routes());
     let page_port = serve(pages).await.port();
 
     // Allowed: the key's allowed_domains is `localhost` (any port, any scheme).
@@ -282,6 +289,7 @@ async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
             // The page itself is served outside the policy layer.
             app::router(keys, &options)
                 .route("/page.html", get(move || async move { Html(html) }))
+                .merge(chromium::hold_routes())
                 .layer(middleware::from_fn_with_state(recorder, record))
         })
         .await;
@@ -331,7 +339,9 @@ async fn chromium_reads_why_a_preflighted_request_failed() {
   results.foreign = await maplibreFetch("access_token=pk.demo-docs-maps", "preflight-foreign", headers);
 "#;
     let html = page(&format!("http://{tiles_addr}"), script);
-    let pages = Router::new().route("/page.html", get(move || async move { Html(html) }));
+    let pages = Router::new()
+        .route("/page.html", get(move || async move { Html(html) }))
+        .merge(chromium::hold_routes());
     let page_port = serve(pages).await.port();
     let r = load(
         &chromium,

@@ -37,12 +37,10 @@
 //! not reach the server at all.
 //!
 //! The whole story is one page load, so an attempt that has to be retried
-//! starts over with a new key. The page holds its load event open until it
-//! has finished (`chromium::load_held`) rather than racing a virtual-time
-//! budget, which its thirty-odd sequential requests outran in practice
-//! (Chromium dumped it half done after ~3 s whatever the budget). Chromium as in
-//! `browser.rs` (`$CHROMIUM`, or `chromium` on `PATH`;
-//! `KEYPOLICY_SKIP_BROWSER=1` skips the test when it is missing).
+//! starts over with a new key. Chromium as in `browser.rs` (`$CHROMIUM`,
+//! or `chromium` on `PATH`; `KEYPOLICY_SKIP_BROWSER=1` skips the test when
+//! it is missing), and the page holds its load event open until it has
+//! finished (see `support/chromium.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -414,7 +412,7 @@ async fn a_console_page_creates_a_key_over_the_api_and_renders_tiles_with_it() {
     let other_origin = format!("http://127.0.0.1:{console_port}");
 
     let reset = Arc::clone(&log);
-    let r = chromium::load_held(
+    let r = chromium::load(
         &chromium,
         format!("{console_origin}/console.html"),
         "console",
