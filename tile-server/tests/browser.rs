@@ -20,10 +20,8 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -33,12 +31,7 @@ use axum::Router;
 use serde_json::Value;
 
 mod support;
-use support::{app, serve, serve_at, shipped_keys};
-
-/// How long one Chromium run may take before it is killed.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
-/// Virtual time the page gets; network waits do not consume it.
-const VIRTUAL_TIME_MS: u32 = 10_000;
+use support::{app, chromium, serve, serve_at, shipped_keys};
 
 /// What the tile server saw of one request, keyed by its `probe=` label.
 #[derive(Debug, Clone)]
@@ -97,13 +90,16 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
 /// `results`; the page then writes them into the DOM as JSON. `tiles` is
 /// the tile server's origin (empty: this page's own).
 fn page(tiles: &str, script: &str) -> String {
-    PAGE.replace("TILES", tiles).replace("SCRIPT", script)
+    PAGE.replace("TILES", tiles)
+        .replace("SCRIPT", script)
+        .replace("<!-- HOLD -->", chromium::HOLD)
 }
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>pending</title></head>
 <body>
 <pre id="results">pending</pre>
+<!-- HOLD -->
 <script>
 const tiles = "TILES";
 // `key` is an API key, or `access_token=…` for a Mapbox-style token.
@@ -146,6 +142,8 @@ function imgTile(key, probe, crossOrigin) {
 SCRIPT
   document.getElementById("results").textContent = JSON.stringify(results);
   document.title = "done";
+  // Lets the page's load event fire (see chromium::HOLD), and Chromium dump it.
+  await fetch("/done", {method: "POST"});
 })();
 </script>
 </body></html>
@@ -162,123 +160,12 @@ const MAP_CLIENTS: &str = r#"
   results.imgPlainUnrestricted = await imgTile("demo-unrestricted", "img-plain-unrestricted", false);
 "#;
 
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(path.into());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-}
-
-/// How many times a page that had not finished when Chromium dumped it is
-/// loaded again. Under load (a busy 2-core CI machine) the virtual-time
-/// budget can run out while real fetches are still in flight; the page
-/// then still reads `pending`, which says nothing about the policy.
-const ATTEMPTS: u32 = 3;
-
-/// Loads `url` in a fresh headless Chromium and returns the DOM it
-/// serialized once the page has finished (its title reads `done`),
-/// retrying a page that had not finished up to [`ATTEMPTS`] times. The
-/// server's log is cleared before each attempt, so it holds exactly the
-/// requests of the run whose DOM is returned.
-fn dump_dom(chromium: &PathBuf, url: &str, label: &str, log: &Log) -> String {
-    let mut attempt = 1;
-    loop {
-        log.lock().unwrap().clear();
-        match dump_dom_once(chromium, url, label) {
-            Ok(dom) => return dom,
-            Err(failure) if attempt >= ATTEMPTS => panic!("{failure}"),
-            Err(failure) => eprintln!("attempt {attempt} of {ATTEMPTS} did not finish, retrying: {failure:.300}"),
-        }
-        attempt += 1;
-    }
-}
-
-/// One Chromium run. Blocking; bounded by [`BROWSER_TIMEOUT`]. `Err` when
-/// the page had not finished.
-fn dump_dom_once(chromium: &PathBuf, url: &str, label: &str) -> Result<String, String> {
-    let profile = std::env::temp_dir().join(format!("keypolicy-browser-{}-{label}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-proxy-server",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--virtual-time-budget={VIRTUAL_TIME_MS}"))
-        .arg("--dump-dom")
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(&profile);
-            panic!("chromium did not finish {url} within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&profile);
-    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() && dom.contains("<title>done</title>") {
-        return Ok(dom);
-    }
-    Err(format!(
-        "chromium on {url}: {}\nstdout:\n{dom}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    ))
-}
-
-/// The JSON the page wrote into `<pre id="results">`.
-fn results(dom: &str) -> Value {
-    let start = dom.find(r#"<pre id="results">"#).expect("results element") + r#"<pre id="results">"#.len();
-    let end = start + dom[start..].find("</pre>").expect("end of results");
-    let json = dom[start..end].replace("&quot;", "\"").replace("&amp;", "&");
-    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
-}
-
-/// Chromium, or `None` when it is missing and `KEYPOLICY_SKIP_BROWSER=1`
-/// (the test is then skipped); fails the test when it is missing otherwise.
-fn chromium() -> Option<PathBuf> {
-    let found = find_chromium();
-    if found.is_none() {
-        if std::env::var_os("KEYPOLICY_SKIP_BROWSER").is_some_and(|v| v == "1") {
-            eprintln!("browser test skipped: KEYPOLICY_SKIP_BROWSER=1 and no chromium");
-            return None;
-        }
-        panic!("chromium not found: run .ci/install-chromium, set CHROMIUM, or set KEYPOLICY_SKIP_BROWSER=1");
-    }
-    found
-}
-
-/// Loads `url` in Chromium (off the runtime's threads) and returns the
-/// page's results.
+/// Loads `url` in Chromium and returns the page's results; `log` is
+/// cleared before each attempt, so it holds exactly the requests of the
+/// run whose results are returned.
 async fn load(chromium: &Path, url: String, label: &'static str, log: &Log) -> Value {
-    let (chromium, log) = (chromium.to_path_buf(), Arc::clone(log));
-    let dom = tokio::task::spawn_blocking(move || dump_dom(&chromium, &url, label, &log))
-        .await
-        .unwrap();
-    results(&dom)
+    let log = Arc::clone(log);
+    chromium::load(chromium, url, label, move || log.lock().unwrap().clear()).await
 }
 
 /// Every request the server saw for `probe`, as (method, status).
@@ -300,7 +187,7 @@ fn seen(log: &Log, probe: &str) -> Seen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium::chromium() else {
         return;
     };
 
@@ -312,7 +199,9 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 
     // The page server: another port, reached as `localhost` or `127.0.0.1`.
     let page = page(&format!("http://{tiles_addr}"), MAP_CLIENTS);
-    let pages = Router::new().route("/page.html", get(move || async move { Html(page) }));
+    let pages = Router::new()
+        .route("/page.html", get(move || async move { Html(page) }))
+        .merge(chromium::hold_routes());
     let page_port = serve(pages).await.port();
 
     // Allowed: the key's allowed_domains is `localhost` (any port, any scheme).
@@ -385,7 +274,7 @@ async fn chromium_fetches_tiles_only_from_the_allowed_origin() {
 /// (`--same-origin`), which the key then has to allow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium::chromium() else {
         return;
     };
     let script = r#"  results.sameOrigin = await maplibreFetch("demo-web-localhost", "same-origin");"#;
@@ -400,6 +289,7 @@ async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
             // The page itself is served outside the policy layer.
             app::router(keys, &options)
                 .route("/page.html", get(move || async move { Html(html) }))
+                .merge(chromium::hold_routes())
                 .layer(middleware::from_fn_with_state(recorder, record))
         })
         .await;
@@ -432,7 +322,7 @@ async fn chromium_same_origin_pages_are_served_only_when_opted_in() {
 /// the actual request's `key_unknown`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_reads_why_a_preflighted_request_failed() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium::chromium() else {
         return;
     };
     let log: Log = Arc::default();
@@ -449,7 +339,9 @@ async fn chromium_reads_why_a_preflighted_request_failed() {
   results.foreign = await maplibreFetch("access_token=pk.demo-docs-maps", "preflight-foreign", headers);
 "#;
     let html = page(&format!("http://{tiles_addr}"), script);
-    let pages = Router::new().route("/page.html", get(move || async move { Html(html) }));
+    let pages = Router::new()
+        .route("/page.html", get(move || async move { Html(html) }))
+        .merge(chromium::hold_routes());
     let page_port = serve(pages).await.port();
     let r = load(
         &chromium,

@@ -1,7 +1,8 @@
 //! Shared by the loopback and browser tests: the tile server's router
 //! (the example's own `app.rs`), a server on an ephemeral loopback port,
 //! and a real HTTP/1.1 client (hyper) that can send what browsers and
-//! attackers send, repeated headers included.
+//! attackers send, repeated headers included; and headless Chromium for
+//! the browser tests (`chromium`).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,6 +26,7 @@ use keypolicy::http::KeyStore;
 #[allow(dead_code, reason = "each test binary uses part of the example's module")]
 pub mod app;
 
+pub mod chromium;
 pub mod process;
 
 /// How long one request may take before the test fails.
