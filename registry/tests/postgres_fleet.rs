@@ -25,7 +25,7 @@ use keypolicy::lifecycle::{Actor, KeyError, TokenError};
 use keypolicy::{evaluate_key, KeyPolicy, KeyRequest};
 use keypolicy_registry::{ConnectionState, FollowOptions, PgStore, Registry, Store, CHANNEL};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres_support::{at, cluster, eventually, signing, snapshot, Node, TestDatabase, T0};
+use postgres_support::{at, cluster, eventually, replace_default_token, signing, snapshot, Node, TestDatabase, T0};
 
 fn web_policy(domain: &str) -> KeyPolicy {
     KeyPolicy::builder()
@@ -131,27 +131,7 @@ fn a_change_on_one_node_reaches_every_other() {
 
     // The default token deleted on C (and so replaced): the old string is
     // refused on A and B, the new one works there.
-    let signing = signing();
-    let old_token = a
-        .registry
-        .read("alice", |x| x.default_token_string(&signing))
-        .unwrap()
-        .unwrap();
-    let default_id = c
-        .registry
-        .read("alice", |x| x.default_token().unwrap().id.clone())
-        .unwrap();
-    c.registry
-        .write("alice", |account, rng| {
-            account.delete_token(&signing, Actor::Owner, &default_id, at(T0 + 3), rng)
-        })
-        .unwrap()
-        .unwrap();
-    let new_token = c
-        .registry
-        .read("alice", |x| x.default_token_string(&signing))
-        .unwrap()
-        .unwrap();
+    let (old_token, new_token) = replace_default_token(&c.registry, "alice", at(T0 + 3));
     eventually("the replaced default token reaches A and B", || {
         [&a.registry, &b.registry]
             .iter()

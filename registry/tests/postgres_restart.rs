@@ -23,10 +23,9 @@ use std::time::Duration;
 
 use keypolicy::http::KeyLookup;
 use keypolicy::key::KeyType;
-use keypolicy::lifecycle::Actor;
 use keypolicy::KeyPolicy;
 use keypolicy_registry::{ConnectionState, FollowOptions, PgStore, RegistryError};
-use postgres_support::{at, cluster, eventually, signing, snapshot, Node, TestDatabase, T0};
+use postgres_support::{at, cluster, eventually, replace_default_token, snapshot, Node, TestDatabase, T0};
 
 fn pg_ctl(action: &str) {
     let pg_ctl = std::env::var("KEYPOLICY_TEST_PGCTL").unwrap();
@@ -131,27 +130,7 @@ fn nodes_ride_out_a_database_restart_and_miss_nothing() {
         .unwrap()
         .key
         .unwrap();
-    let signing = signing();
-    let old_token = c
-        .registry
-        .read("alice", |x| x.default_token_string(&signing))
-        .unwrap()
-        .unwrap();
-    let token_id = c
-        .registry
-        .read("alice", |x| x.default_token().unwrap().id.clone())
-        .unwrap();
-    c.registry
-        .write("alice", |account, rng| {
-            account.delete_token(&signing, Actor::Owner, &token_id, at(T0 + 2), rng)
-        })
-        .unwrap()
-        .unwrap();
-    let new_token = c
-        .registry
-        .read("alice", |x| x.default_token_string(&signing))
-        .unwrap()
-        .unwrap();
+    let (old_token, new_token) = replace_default_token(&c.registry, "alice", at(T0 + 2));
 
     let nodes = [&a, &b, &f, &c];
     eventually("every node applied every change made meanwhile", || {

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keypolicy::lifecycle::{Account, SeededRandom, SigningKey, SigningKeys};
+use keypolicy::lifecycle::{Account, Actor, SeededRandom, SigningKey, SigningKeys};
 use keypolicy::token::Timestamp;
-use keypolicy_registry::{FollowOptions, Follower, PgConfig, PgStore, Registry};
+use keypolicy_registry::{FollowOptions, Follower, PgConfig, PgStore, Registry, Store};
 
 pub const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -153,4 +153,25 @@ pub fn snapshot(account: &Account) -> String {
         .collect();
     tokens.sort();
     format!("changes {}\nkeys {keys:#?}\ntokens {tokens:#?}", account.revision())
+}
+
+/// Deletes `user`'s default token through `registry` at `now` (which
+/// replaces it); the old string and the new one.
+pub fn replace_default_token<S: Store>(registry: &Registry<S>, user: &str, now: Timestamp) -> (String, String) {
+    let signing = signing();
+    let string = || {
+        registry
+            .read(user, |x| x.default_token_string(&signing))
+            .unwrap()
+            .unwrap()
+    };
+    let old = string();
+    let id = registry.read(user, |x| x.default_token().unwrap().id.clone()).unwrap();
+    registry
+        .write(user, |account, rng| {
+            account.delete_token(&signing, Actor::Owner, &id, now, rng)
+        })
+        .unwrap()
+        .unwrap();
+    (old, string())
 }
