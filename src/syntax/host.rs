@@ -428,7 +428,13 @@ mod tests {
         let long = vec!["abcdefghi"; 26].join(".");
         assert_eq!(parse_ascii_host(&long), Err(HostError::TooLong));
         // 253 bytes is the longest name, with or without a trailing dot.
-        let name = format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61));
+        let name = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61)
+        );
         assert_eq!(name.len(), MAX_HOST_LEN);
         assert!(matches!(parse_ascii_host(&name), Ok(HostRef::Domain(d)) if d.name == name));
         assert!(matches!(parse_ascii_host(&format!("{name}.")), Ok(HostRef::Domain(d)) if d.name == name));
