@@ -194,9 +194,37 @@ fn split_commas(s: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::SMALL_LIST;
 
-    fn list(entries: &[&str]) -> TilesetAllowlist {
-        TilesetAllowlist::new(entries.iter().map(|e| e.parse().unwrap()), &HashSeed::random())
+    /// One allowlist compiled in both shapes: as given (a short list,
+    /// scanned) and padded past [`SMALL_LIST`] with tilesets no test asks
+    /// for (hashed). [`Lists::allows`] asks both, so every rule below holds
+    /// for both shapes.
+    struct Lists {
+        scanned: TilesetAllowlist,
+        hashed: TilesetAllowlist,
+    }
+
+    impl Lists {
+        fn allows(&self, requested: &str) -> bool {
+            let scanned = self.scanned.allows(requested);
+            assert_eq!(
+                scanned,
+                self.hashed.allows(requested),
+                "{requested:?}: the scanned and the hashed list disagree"
+            );
+            scanned
+        }
+    }
+
+    fn list(entries: &[&str]) -> Lists {
+        let parsed: Vec<TilesetPattern> = entries.iter().map(|e| e.parse().unwrap()).collect();
+        let padding = (0..=SMALL_LIST).map(|i| format!("padding.t{i}").parse::<TilesetPattern>().unwrap());
+        let seed = HashSeed::random();
+        let scanned = TilesetAllowlist::new(parsed.clone(), &seed);
+        let hashed = TilesetAllowlist::new(parsed.into_iter().chain(padding), &seed);
+        assert!(scanned.seed().is_none() && hashed.seed().is_some(), "{entries:?}");
+        Lists { scanned, hashed }
     }
 
     #[test]
@@ -233,6 +261,17 @@ mod tests {
         assert!(!l.allows("bob.*"));
         assert!(!l.allows("alice.streets ,bob.x"));
         assert!(!l.allows("bob.a.b"));
+    }
+
+    #[test]
+    fn duplicates_are_dropped_keeping_order() {
+        let l = list(&["bob.*", "alice.streets", "bob.*", "alice.streets", "alice.*"]);
+        let shown = |l: &TilesetAllowlist| l.entries().iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(shown(&l.scanned), ["bob.*", "alice.streets", "alice.*"]);
+        // A long list drops them through its hash sets.
+        let hashed = shown(&l.hashed);
+        assert_eq!(hashed.get(..3), Some(&shown(&l.scanned)[..]));
+        assert_eq!(hashed.len(), 3 + SMALL_LIST + 1);
     }
 
     /// `as_str` is the pattern as written: what `Display` and JSON write.

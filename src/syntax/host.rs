@@ -394,6 +394,9 @@ mod tests {
             "a.1",
             "1.a",
             "0x1g",
+            // Sixteen digits, the most the parser reads (leading zeros).
+            "0x0000000000000001",
+            "00000000000000001",
         ];
         for s in samples {
             let ours = parse_ascii_host(s).ok();
@@ -424,6 +427,18 @@ mod tests {
         assert_eq!(parse_ascii_host(&"a".repeat(64)), Err(HostError::LabelTooLong));
         let long = vec!["abcdefghi"; 26].join(".");
         assert_eq!(parse_ascii_host(&long), Err(HostError::TooLong));
+        // 253 bytes is the longest name, with or without a trailing dot.
+        let name = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61)
+        );
+        assert_eq!(name.len(), MAX_HOST_LEN);
+        assert!(matches!(parse_ascii_host(&name), Ok(HostRef::Domain(d)) if d.name == name));
+        assert!(matches!(parse_ascii_host(&format!("{name}.")), Ok(HostRef::Domain(d)) if d.name == name));
+        assert_eq!(parse_ascii_host(&format!("{name}d")), Err(HostError::TooLong));
         assert!(parse_ascii_host("under_score.example.com").is_ok());
     }
 

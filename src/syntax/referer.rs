@@ -203,6 +203,18 @@ mod tests {
             parse_referer("http://127.1:8080/").unwrap().host,
             HostRef::Ip(_)
         ));
+        // Only a path with a `.` or `%` can have a dot segment; the query
+        // and fragment do not count.
+        for (value, may_have_dots) in [
+            ("https://example.com/maps/a", false),
+            ("https://example.com./maps?x=../y#.", false),
+            ("https://example.com/maps/a.png", true),
+            ("https://example.com/maps/%2e%2e/x", true),
+            ("https://example.com", false),
+        ] {
+            let r = parse_referer(value).unwrap();
+            assert_eq!(r.path_may_have_dots, may_have_dots, "{value}");
+        }
         // No entry is an IP address, so an IPv6 literal is refused outright.
         assert!(parse_referer("http://[::1]:8080/").is_none());
     }

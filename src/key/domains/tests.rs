@@ -1,19 +1,35 @@
 use super::*;
+use crate::hash::SMALL_LIST;
 use crate::syntax::origin::parse_origin;
 
 fn entry(s: &str) -> Result<String, AllowedDomainError> {
     s.parse::<AllowedDomain>().map(|e| e.to_string())
 }
 
-fn list(entries: &[&str]) -> DomainAllowlist {
-    DomainAllowlist::new(
-        entries.iter().map(|e| e.parse::<AllowedDomain>().unwrap()),
-        &HashSeed::random(),
-    )
+/// One allowlist compiled in both shapes: as given (a short list, scanned)
+/// and padded past [`SMALL_LIST`] with hosts no test Origin uses (hashed).
+/// [`check`] asks both, so every rule below holds for both shapes.
+struct Lists {
+    scanned: DomainAllowlist,
+    hashed: DomainAllowlist,
 }
 
-fn check(list: &DomainAllowlist, origin: &str) -> OriginMatch {
-    list.match_origin(&parse_origin(origin).unwrap())
+fn list(entries: &[&str]) -> Lists {
+    let parsed: Vec<AllowedDomain> = entries.iter().map(|e| e.parse().unwrap()).collect();
+    let padding = (0..=SMALL_LIST).map(|i| format!("pad{i}.padding.test").parse::<AllowedDomain>().unwrap());
+    let seed = HashSeed::random();
+    let scanned = DomainAllowlist::new(parsed.clone(), &seed);
+    let hashed = DomainAllowlist::new(parsed.into_iter().chain(padding), &seed);
+    assert!(scanned.seed().is_none() && hashed.seed().is_some(), "{entries:?}");
+    Lists { scanned, hashed }
+}
+
+fn check(lists: &Lists, origin: &str) -> OriginMatch {
+    let parsed = parse_origin(origin).unwrap();
+    let scanned = lists.scanned.match_origin(&parsed);
+    let hashed = lists.hashed.match_origin(&parsed);
+    assert_eq!(scanned, hashed, "{origin}: the scanned and the hashed list disagree");
+    scanned
 }
 
 #[test]
@@ -204,6 +220,10 @@ fn punycode_origins() {
 #[test]
 fn duplicates_are_dropped_keeping_order() {
     let l = list(&["b.com", "www.b.com", "a.com", "B.COM"]);
-    let shown: Vec<String> = l.entries().iter().map(ToString::to_string).collect();
-    assert_eq!(shown, ["b.com", "a.com"]);
+    let shown = |l: &DomainAllowlist| l.entries().iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(shown(&l.scanned), ["b.com", "a.com"]);
+    // A long list drops them through its hash sets.
+    let hashed = shown(&l.hashed);
+    assert_eq!(hashed.get(..2), Some(&["b.com".to_owned(), "a.com".to_owned()][..]));
+    assert_eq!(hashed.len(), 2 + SMALL_LIST + 1);
 }

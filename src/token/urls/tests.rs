@@ -243,3 +243,85 @@ fn covers_host_on_label_boundaries() {
     assert!(!e.covers_host("badexample.com"));
     assert!(!e.covers_host("example.com.evil.net"));
 }
+
+#[test]
+fn accessors_give_the_normalized_parts() {
+    let parts = |s: &str| {
+        let u: AllowedUrl = s.parse().unwrap();
+        (
+            u.scheme().map(str::to_owned),
+            u.host().to_owned(),
+            u.port(),
+            u.path().map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        parts("HTTPS://Docs.Example.com.:8000/maps/"),
+        (
+            Some("https".into()),
+            "docs.example.com".into(),
+            Some(8000),
+            Some("/maps".into())
+        )
+    );
+    assert_eq!(
+        parts("http://localhost/"),
+        (Some("http".into()), "localhost".into(), None, None)
+    );
+    assert_eq!(parts("example.com"), (None, "example.com".into(), None, None));
+}
+
+fn urls(entries: &[&str]) -> AllowedUrls {
+    AllowedUrls::new(entries.iter().map(|e| e.parse::<AllowedUrl>().unwrap()))
+}
+
+/// How the Referer alone (no Origin header) matches `list`.
+fn referer_match(list: &AllowedUrls, referer: &str) -> RefererMatch {
+    let target = crate::syntax::referer::parse_referer(referer).unwrap();
+    list.match_referer(&target, None)
+}
+
+#[test]
+fn an_entry_with_a_scheme_or_port_needs_that_scheme_or_port() {
+    let l = urls(&["https://example.com:8443/maps", "http://localhost:3000"]);
+    for ok in [
+        "https://example.com:8443/maps/a",
+        "https://a.example.com:8443/maps",
+        "http://localhost:3000/",
+        "http://a.localhost:3000/x",
+    ] {
+        assert_eq!(referer_match(&l, ok), RefererMatch::Allowed, "{ok}");
+    }
+    for no in [
+        "https://example.com/maps/a",
+        "https://example.com:8444/maps/a",
+        "http://example.com:8443/maps/a",
+        "http://localhost/",
+        "http://localhost:3001/",
+        "https://localhost:3000/",
+    ] {
+        assert_eq!(referer_match(&l, no), RefererMatch::NotAllowed, "{no}");
+    }
+}
+
+#[test]
+fn a_path_entry_takes_dotted_names_but_no_dot_segment() {
+    let l = urls(&["example.com/maps"]);
+    for ok in [
+        "https://example.com/maps",
+        "https://example.com/maps/style.json",
+        "https://example.com/maps/v1.2/a..b%20c",
+        "https://example.com/maps/...",
+    ] {
+        assert_eq!(referer_match(&l, ok), RefererMatch::Allowed, "{ok}");
+    }
+    for no in [
+        "https://example.com/maps/../admin",
+        "https://example.com/maps/%2E%2e/admin",
+        "https://example.com/maps/./x",
+        "https://example.com/maps/..",
+        "https://example.com/mapsx",
+    ] {
+        assert_eq!(referer_match(&l, no), RefererMatch::NotAllowed, "{no}");
+    }
+}
