@@ -345,7 +345,10 @@ mod tests {
         let other = HeaderValue::from_static("https://b.com");
         let cors = CorsHeaders::echoing(&decision, Some(&other));
         assert_eq!(cors, CorsHeaders::of(&decision));
-        assert_eq!(cors.allow_origin.as_ref().map(HeaderValue::as_bytes), Some(&b"https://a.com"[..]));
+        assert_eq!(
+            cors.allow_origin.as_ref().map(HeaderValue::as_bytes),
+            Some(&b"https://a.com"[..])
+        );
         // `*` stays `*`.
         let open = KeyPolicy::unrestricted();
         let decision = evaluate_key(&open, &request);

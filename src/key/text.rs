@@ -43,10 +43,7 @@ impl<T: Copy, const N: usize> TaggedStr<T, N> {
                 slot.copy_from_slice(text.as_bytes());
                 TaggedStr::Inline { tag, len, bytes }
             }
-            _ => TaggedStr::Heap {
-                tag,
-                text: text.into(),
-            },
+            _ => TaggedStr::Heap { tag, text: text.into() },
         }
     }
 

@@ -163,10 +163,7 @@ impl TilesetAllowlist {
     fn has_user(&self, user: &str) -> bool {
         match self.0.index() {
             Some(index) => !index.users.is_empty() && index.users.contains(user),
-            None => self
-                .entries()
-                .iter()
-                .any(|e| e.whole_user() == Some(user.as_bytes())),
+            None => self.entries().iter().any(|e| e.whole_user() == Some(user.as_bytes())),
         }
     }
 

@@ -244,10 +244,16 @@ fn short_and_long_names_behave_alike() {
     );
     // Debug reads as the variants always did.
     assert_eq!(format!("{:?}", l.entries()[0]), r#"AllowedDomain(Domain("short.com"))"#);
-    assert_eq!(format!("{:?}", l.entries()[1]), r#"AllowedDomain(Wildcard("cdn.example.net"))"#);
+    assert_eq!(
+        format!("{:?}", l.entries()[1]),
+        r#"AllowedDomain(Wildcard("cdn.example.net"))"#
+    );
     let ip: AllowedDomain = "127.0.0.1".parse().unwrap();
     assert_eq!(format!("{ip:?}"), "AllowedDomain(Ip(127.0.0.1))");
     // One name held inline and the same name parsed again are equal.
-    assert_eq!(l.entries()[0], "https://www.short.com/".parse::<AllowedDomain>().unwrap());
+    assert_eq!(
+        l.entries()[0],
+        "https://www.short.com/".parse::<AllowedDomain>().unwrap()
+    );
     assert_ne!(l.entries()[0], "*.short.com".parse::<AllowedDomain>().unwrap());
 }
