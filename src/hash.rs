@@ -32,20 +32,30 @@ pub(crate) const SMALL_LIST: usize = 8;
 
 /// An allowlist's entries in the order given, duplicates removed, and —
 /// for a list longer than [`SMALL_LIST`] — the index built beside them.
-/// A short list is matched by scanning `entries`; a long one through
-/// `index`. Shared by a key's domains and tilesets.
+/// A short list is matched by scanning its entries; a long one through
+/// its index. Shared by a key's domains and tilesets.
+///
+/// 16 bytes: a short list (nearly every key's) is one boxed slice, and a
+/// long one a pointer to its entries and index, so a policy spends no
+/// word on the index it does not have.
 #[derive(Debug, Clone)]
-pub(crate) struct CompiledList<E, I> {
+pub(crate) enum CompiledList<E, I> {
+    /// At most [`SMALL_LIST`] entries, scanned.
+    Short(Box<[E]>),
+    /// More, with their index.
+    Long(Box<LongList<E, I>>),
+}
+
+/// A long list's entries and index.
+#[derive(Debug, Clone)]
+pub(crate) struct LongList<E, I> {
     entries: Box<[E]>,
-    index: Option<Box<I>>,
+    index: I,
 }
 
 impl<E, I> Default for CompiledList<E, I> {
     fn default() -> Self {
-        CompiledList {
-            entries: Box::new([]),
-            index: None,
-        }
+        CompiledList::Short(Box::new([]))
     }
 }
 
@@ -67,27 +77,36 @@ impl<E: PartialEq, I> CompiledList<E, I> {
                     kept.push(entry);
                 }
             }
-            return CompiledList {
-                entries: kept.into_boxed_slice(),
-                index: None,
-            };
+            return CompiledList::Short(kept.into_boxed_slice());
         }
         let mut index = make_index();
         let kept: Vec<E> = entries.into_iter().filter(|entry| insert(&mut index, entry)).collect();
-        CompiledList {
-            index: (kept.len() > SMALL_LIST).then(|| Box::new(index)),
-            entries: kept.into_boxed_slice(),
+        if kept.len() > SMALL_LIST {
+            CompiledList::Long(Box::new(LongList {
+                entries: kept.into_boxed_slice(),
+                index,
+            }))
+        } else {
+            CompiledList::Short(kept.into_boxed_slice())
         }
     }
 
     /// The entries, in the order given.
+    #[inline]
     pub(crate) fn entries(&self) -> &[E] {
-        &self.entries
+        match self {
+            CompiledList::Short(entries) => entries,
+            CompiledList::Long(long) => &long.entries,
+        }
     }
 
     /// The index of a long list; `None` for a short one.
+    #[inline]
     pub(crate) fn index(&self) -> Option<&I> {
-        self.index.as_deref()
+        match self {
+            CompiledList::Short(_) => None,
+            CompiledList::Long(long) => Some(&long.index),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use ::http::header::{self, HeaderName, HeaderValue};
 use ::http::request::Parts;
 use ::http::{Method, Response, StatusCode};
 
-use crate::decision::{Decision, Denial, Vary};
+use crate::decision::{Decision, Denial};
 use crate::http::credential::{Credential, KeyLookup};
 use crate::http::query::credential_from_query;
 use crate::http::request::{key_request_with_origin, token_request_with_origin};
@@ -171,7 +171,15 @@ where
             return Outcome::NotFound;
         };
         let authority = parts.uri.authority().map(|a| a.as_str());
-        let (origin, read_sec_fetch_site) = effective_origin(&parts.headers, authority, &self.options.same_origin);
+        let (origin, origin_value, read_sec_fetch_site) =
+            effective_origin(&parts.headers, authority, &self.options.same_origin);
+        let summary = |decision: &Decision<'_>| {
+            (
+                decision.denial(),
+                CorsHeaders::echoing(decision, origin_value),
+                decision.vary(),
+            )
+        };
         let (denial, cors, vary) = match &policy {
             Credential::Key(policy) => {
                 let request = key_request_with_origin(origin, &target);
@@ -286,11 +294,6 @@ enum Outcome {
     NotFound,
     /// The policy's decision.
     Decided { denial: Option<Denial>, cors: CorsHeaders },
-}
-
-/// The owned parts of a decision the guard answers with.
-fn summary(decision: &Decision<'_>) -> (Option<Denial>, CorsHeaders, Vary) {
-    (decision.denial(), CorsHeaders::of(decision), decision.vary())
 }
 
 /// A token decision for a target with no token scope: an earlier denial

@@ -2,7 +2,7 @@
 //! readable value, or unreadable — three typed states, never a stand-in
 //! string.
 
-use ::http::header::{HeaderMap, HeaderName};
+use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Why a request header cannot be read as one value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +83,18 @@ impl<'a> HeaderField<'a> {
 /// assert_eq!(single_header(&headers, &ORIGIN), Err(HeaderError::Repeated { name: ORIGIN }));
 /// ```
 pub fn single_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, HeaderError> {
+    match single_header_value(headers, name)? {
+        None => Ok(None),
+        Some(value) => visible_ascii(value, name).map(Some),
+    }
+}
+
+/// [`single_header`]'s value as it is in the map, not yet read as text:
+/// the guard echoes an allowed `Origin` by cloning it (no copy).
+pub(crate) fn single_header_value<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a HeaderValue>, HeaderError> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -90,9 +102,13 @@ pub fn single_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Op
     if values.next().is_some() {
         return Err(HeaderError::Repeated { name: name.clone() });
     }
+    Ok(Some(value))
+}
+
+/// A header value as `&str`: visible ASCII, space and tab only.
+pub(crate) fn visible_ascii<'a>(value: &'a HeaderValue, name: &HeaderName) -> Result<&'a str, HeaderError> {
     value
         .to_str()
-        .map(Some)
         .map_err(|_| HeaderError::NotVisibleAscii { name: name.clone() })
 }
 

@@ -32,6 +32,26 @@ impl CorsHeaders {
         }
     }
 
+    /// [`of`](Self::of), echoing an allowed Origin by cloning `origin`, the
+    /// request's own `Origin` header value, when it is that value (the
+    /// guard's case): a clone shares the request's bytes where `of` copies
+    /// them into a new allocation.
+    pub(crate) fn echoing(decision: &Decision<'_>, origin: Option<&HeaderValue>) -> Self {
+        let allow_origin = match (decision.allow_origin(), origin) {
+            (Some(AllowOrigin::Origin(echoed)), Some(value))
+                if value.as_bytes() == echoed.as_bytes() && !value.is_sensitive() =>
+            {
+                Some(value.clone())
+            }
+            (allow, _) => allow.and_then(allow_origin_value),
+        };
+        CorsHeaders {
+            allow_origin,
+            vary: decision.vary(),
+            vary_sec_fetch_site: false,
+        }
+    }
+
     /// `Access-Control-Allow-Origin: *` and nothing else: the headers of
     /// answers that are the same for every page (a 401).
     pub(crate) fn any() -> Self {
@@ -69,34 +89,44 @@ impl CorsHeaders {
                 headers.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
             }
         }
-        let names = [
-            (self.vary.origin, "Origin"),
-            (self.vary.referer, "Referer"),
-            (self.vary_sec_fetch_site, "Sec-Fetch-Site"),
-        ];
-        merge_vary(headers, names.into_iter().filter_map(|(on, name)| on.then_some(name)));
+        merge_vary(
+            headers,
+            [
+                (self.vary.origin, "Origin"),
+                (self.vary.referer, "Referer"),
+                (self.vary_sec_fetch_site, "Sec-Fetch-Site"),
+            ],
+        );
     }
 }
 
-/// Adds the `names` a response does not already vary on to its `Vary`,
-/// in one header line.
-fn merge_vary<'n>(headers: &mut HeaderMap, names: impl Iterator<Item = &'n str>) {
-    let mut missing = String::new();
-    for name in names {
-        if !varies_on(headers, name) {
-            if !missing.is_empty() {
-                missing.push_str(", ");
-            }
-            missing.push_str(name);
+/// Adds the names (`Origin`, `Referer`, `Sec-Fetch-Site`, those whose flag
+/// is set) that a response does not already vary on to its `Vary`, in one
+/// header line. Every such line is a static value: nothing is allocated.
+fn merge_vary(headers: &mut HeaderMap, names: [(bool, &'static str); 3]) {
+    let mut missing = 0;
+    for (bit, (on, name)) in names.into_iter().enumerate() {
+        if on && !varies_on(headers, name) {
+            missing |= 1 << bit;
         }
     }
-    // Header names are tokens, so the list is always a valid value.
-    if let Ok(value) = HeaderValue::from_str(&missing) {
-        if !value.is_empty() {
-            headers.append(header::VARY, value);
-        }
+    if let Some(line) = VARY_LINES.get(missing).copied().flatten() {
+        headers.append(header::VARY, HeaderValue::from_static(line));
     }
 }
+
+/// The `Vary` line for each set of missing names, by bit (`Origin` 1,
+/// `Referer` 2, `Sec-Fetch-Site` 4), in [`CorsHeaders::apply`]'s order.
+const VARY_LINES: [Option<&str>; 8] = [
+    None,
+    Some("Origin"),
+    Some("Referer"),
+    Some("Origin, Referer"),
+    Some("Sec-Fetch-Site"),
+    Some("Origin, Sec-Fetch-Site"),
+    Some("Referer, Sec-Fetch-Site"),
+    Some("Origin, Referer, Sec-Fetch-Site"),
+];
 
 /// Whether the response's `Vary` (any of its lines) lists `name` or `*`.
 fn varies_on(headers: &HeaderMap, name: &str) -> bool {
@@ -275,6 +305,54 @@ mod tests {
             .varying_on_sec_fetch_site()
             .apply(&mut headers);
         assert_eq!(vary_lines(&headers), ["origin", "Referer, Sec-Fetch-Site"]);
+    }
+
+    #[test]
+    fn every_vary_line_lists_the_missing_names_in_order() {
+        let names = ["Origin", "Referer", "Sec-Fetch-Site"];
+        for mask in 0..8usize {
+            let on = |bit: usize| mask & (1 << bit) != 0;
+            let cors = CorsHeaders {
+                allow_origin: None,
+                vary: Vary {
+                    origin: on(0),
+                    referer: on(1),
+                },
+                vary_sec_fetch_site: on(2),
+            };
+            let expected: Vec<&str> = (0..3).filter(|&bit| on(bit)).map(|bit| names[bit]).collect();
+            let mut headers = HeaderMap::new();
+            cors.apply(&mut headers);
+            let lines = vary_lines(&headers);
+            if expected.is_empty() {
+                assert!(lines.is_empty(), "{mask}");
+            } else {
+                assert_eq!(lines, [expected.join(", ")], "{mask}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_echoed_origin_is_the_request_header_value() {
+        let web = KeyPolicy::builder().key_type(KeyType::Web).build().unwrap();
+        let target = Target::new(Resource::Styles);
+        let p = parts(|b| b.header("origin", "https://a.com"));
+        let request = key_request(&p, &target);
+        let decision = evaluate_key(&web, &request);
+        let sent = p.headers.get(header::ORIGIN);
+        assert_eq!(CorsHeaders::echoing(&decision, sent), CorsHeaders::of(&decision));
+        // A value that is not the echoed Origin is not used: `of`'s answer.
+        let other = HeaderValue::from_static("https://b.com");
+        let cors = CorsHeaders::echoing(&decision, Some(&other));
+        assert_eq!(cors, CorsHeaders::of(&decision));
+        assert_eq!(
+            cors.allow_origin.as_ref().map(HeaderValue::as_bytes),
+            Some(&b"https://a.com"[..])
+        );
+        // `*` stays `*`.
+        let open = KeyPolicy::unrestricted();
+        let decision = evaluate_key(&open, &request);
+        assert_eq!(CorsHeaders::echoing(&decision, sent), CorsHeaders::any());
     }
 
     #[test]

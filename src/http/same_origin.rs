@@ -9,10 +9,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ::http::header::{self, HeaderMap, HeaderName};
+use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::uri::{Authority, Uri};
 
-use crate::http::header::{single_header, HeaderField};
+use crate::http::header::{single_header, single_header_value, visible_ascii, HeaderField};
 
 /// One public origin of this server (`https://tiles.example.com`), for
 /// [`Guard::same_origin`](crate::http::Guard::same_origin).
@@ -109,8 +109,10 @@ impl fmt::Display for PublicOrigin {
 /// `Sec-Fetch-Site`, which `http` 1.x has no constant for.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
-/// The request's Origin as the guard judges it, and whether
-/// `Sec-Fetch-Site` was read to decide it (so answers must vary on it).
+/// The request's Origin as the guard judges it, the `Origin` header's
+/// value when that is it (so an allowed answer can echo it without a
+/// copy), and whether `Sec-Fetch-Site` was read to decide it (so answers
+/// must vary on it).
 ///
 /// With no public origins, or when the request has an `Origin` header,
 /// that header is the answer. Otherwise a request with a single
@@ -121,10 +123,17 @@ pub(crate) fn effective_origin<'a>(
     headers: &'a HeaderMap,
     authority: Option<&'a str>,
     origins: &'a [PublicOrigin],
-) -> (HeaderField<'a>, bool) {
-    let origin = HeaderField::read(headers, &header::ORIGIN);
+) -> (HeaderField<'a>, Option<&'a HeaderValue>, bool) {
+    let (origin, value) = match single_header_value(headers, &header::ORIGIN) {
+        Ok(None) => (HeaderField::Absent, None),
+        Ok(Some(value)) => match visible_ascii(value, &header::ORIGIN) {
+            Ok(text) => (HeaderField::Value(text), Some(value)),
+            Err(error) => (HeaderField::Unreadable(error), None),
+        },
+        Err(error) => (HeaderField::Unreadable(error), None),
+    };
     if origins.is_empty() || !origin.is_absent() {
-        return (origin, false);
+        return (origin, value, false);
     }
     let same_origin = single_header(headers, &SEC_FETCH_SITE) == Ok(Some("same-origin"));
     // HTTP/1.1 names the host in `Host`; HTTP/2 in the URI's authority.
@@ -135,8 +144,8 @@ pub(crate) fn effective_origin<'a>(
     };
     let public = host.and_then(|host| origins.iter().find(|o| o.is_host(host)));
     match public {
-        Some(public) if same_origin => (HeaderField::Value(public.as_str()), true),
-        _ => (origin, true),
+        Some(public) if same_origin => (HeaderField::Value(public.as_str()), None, true),
+        _ => (origin, value, true),
     }
 }
 
@@ -223,7 +232,10 @@ mod tests {
         ];
         for (pairs, expected, read) in cases {
             let map = headers(pairs);
-            assert_eq!(effective_origin(&map, None, &origins), (expected, read), "{pairs:?}");
+            let (origin, value, varies) = effective_origin(&map, None, &origins);
+            assert_eq!((origin, varies), (expected, read), "{pairs:?}");
+            // The header's own value comes back only when it is the one judged.
+            assert_eq!(value, map.get(header::ORIGIN), "{pairs:?}");
         }
         // HTTP/2: the host is the URI's authority.
         let map = headers(&[same]);
@@ -233,6 +245,10 @@ mod tests {
         );
         // Off (no public origins): nothing stands in, nothing varies.
         let map = headers(&[same, ("host", "tiles.example.com")]);
-        assert_eq!(effective_origin(&map, None, &[]), (HeaderField::Absent, false));
+        assert_eq!(effective_origin(&map, None, &[]), (HeaderField::Absent, None, false));
+        // An unreadable Origin is judged as such, and never echoed.
+        let map = headers(&[("origin", "https://a.com"), ("origin", "https://a.com")]);
+        let (origin, value, _) = effective_origin(&map, None, &origins);
+        assert!(matches!(origin, HeaderField::Unreadable(_)) && value.is_none());
     }
 }

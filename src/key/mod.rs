@@ -14,6 +14,7 @@ mod json;
 mod policy;
 mod request;
 mod scope;
+mod text;
 mod tilesets;
 
 pub use crate::syntax::origin::MAX_ORIGIN_LEN;

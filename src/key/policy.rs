@@ -372,7 +372,7 @@ mod tests {
         assert_eq!(same.allowed_domains().len(), 1);
         assert!(same.domains.seed().is_none());
         assert!(
-            std::mem::size_of::<KeyPolicy>() <= 64,
+            std::mem::size_of::<KeyPolicy>() <= 40,
             "{}",
             std::mem::size_of::<KeyPolicy>()
         );

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::hash::{CompiledList, HashSeed, StrSet};
+use crate::key::text::TaggedStr;
 
 /// What is wrong with an `allowed_tilesets` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -19,22 +20,39 @@ pub enum TilesetError {
 
 /// One `allowed_tilesets` entry: a tileset (`alice.streets-v2`) or every
 /// tileset of a user (`alice.*`). Matching is exact and case-sensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TilesetPattern {
-    /// The entry as written. No tileset id contains `*`, so the entries
-    /// ending in `.*` are exactly the whole-user ones.
-    text: Box<str>,
+    /// The entry as written, inline up to [`INLINE_PATTERN`] bytes. No
+    /// tileset id contains `*`, so the entries ending in `.*` are exactly
+    /// the whole-user ones.
+    text: TaggedStr<(), INLINE_PATTERN>,
 }
+
+/// How many bytes of a pattern are held in place; a longer one is boxed.
+const INLINE_PATTERN: usize = 22;
 
 impl TilesetPattern {
     /// The entry as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
+    }
+
+    /// The entry's bytes: what matching compares.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 
     /// For `user.*`, the user whose every tileset it allows.
-    fn whole_user(&self) -> Option<&str> {
-        self.text.strip_suffix(".*")
+    fn whole_user(&self) -> Option<&[u8]> {
+        self.bytes().strip_suffix(b".*")
+    }
+}
+
+impl fmt::Debug for TilesetPattern {
+    /// As when the text was a `Box<str>`: `TilesetPattern { text: "a.b" }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TilesetPattern").field("text", &self.as_str()).finish()
     }
 }
 
@@ -49,13 +67,15 @@ impl FromStr for TilesetPattern {
         } else {
             check_part(user)?;
         }
-        Ok(TilesetPattern { text: s.into() })
+        Ok(TilesetPattern {
+            text: TaggedStr::new((), s),
+        })
     }
 }
 
 impl fmt::Display for TilesetPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
@@ -96,9 +116,10 @@ struct TilesetIndex {
 impl TilesetIndex {
     /// Adds an entry; false when an equal one is already there.
     fn insert(&mut self, entry: &TilesetPattern) -> bool {
-        match entry.whole_user() {
+        let text = entry.as_str();
+        match text.strip_suffix(".*") {
             Some(user) => self.users.insert(user.into()),
-            None => self.exact.insert(entry.text.clone()),
+            None => self.exact.insert(text.into()),
         }
     }
 }
@@ -134,7 +155,7 @@ impl TilesetAllowlist {
             None => self
                 .entries()
                 .iter()
-                .any(|e| e.whole_user().is_none() && *e.text == *tileset),
+                .any(|e| e.whole_user().is_none() && e.bytes() == tileset.as_bytes()),
         }
     }
 
@@ -142,7 +163,7 @@ impl TilesetAllowlist {
     fn has_user(&self, user: &str) -> bool {
         match self.0.index() {
             Some(index) => !index.users.is_empty() && index.users.contains(user),
-            None => self.entries().iter().any(|e| e.whole_user() == Some(user)),
+            None => self.entries().iter().any(|e| e.whole_user() == Some(user.as_bytes())),
         }
     }
 
@@ -274,13 +295,34 @@ mod tests {
         assert_eq!(hashed.len(), 3 + SMALL_LIST + 1);
     }
 
-    /// `as_str` is the pattern as written: what `Display` and JSON write.
+    /// `as_str` is the pattern as written: what `Display` and JSON write,
+    /// short (inline) or long (boxed).
     #[test]
     fn patterns_are_written_as_given() {
-        for text in ["alice.streets", "alice.*", "carol_1.streets-v2"] {
+        for text in [
+            "alice.streets",
+            "alice.*",
+            "carol_1.streets-v2",
+            "a_long_user_name.a-long-tileset-id",
+        ] {
             let pattern: TilesetPattern = text.parse().unwrap();
             assert_eq!(pattern.as_str(), text);
             assert_eq!(pattern.to_string(), text);
+            assert_eq!(format!("{pattern:?}"), format!("TilesetPattern {{ text: {text:?} }}"));
         }
+        assert_eq!(std::mem::size_of::<TilesetPattern>(), 24);
+    }
+
+    /// Long patterns (boxed) match as short ones (inline) do.
+    #[test]
+    fn long_patterns_match_as_short_ones() {
+        let long = "a_user_name_of_twenty.*";
+        let exact = "someone.a-tileset-id-of-thirty-chars";
+        let l = list(&[long, exact]);
+        assert!(l.allows("a_user_name_of_twenty.streets"));
+        assert!(l.allows(exact));
+        assert!(l.allows("a_user_name_of_twenty.x,someone.a-tileset-id-of-thirty-chars"));
+        assert!(!l.allows("a_user_name_of_twenty"));
+        assert!(!l.allows("someone.a-tileset-id-of-thirty-char"));
     }
 }

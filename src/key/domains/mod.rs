@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::hash::{CompiledList, HashSeed, IpSet, StrSet};
+use crate::key::text::TaggedStr;
 use crate::public_suffix::public_suffix_section;
 use crate::syntax::host::{
     normalize_entry_host, parse_ascii_host, punycode_is_canonical, HostError, HostRef, LowerBuf, NormalizedHost,
@@ -99,16 +100,57 @@ impl From<EntrySyntaxError<'_>> for AllowedDomainError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AllowedDomain(Entry);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An entry: an IP address, or a name of one of three kinds. 24 bytes,
+/// with names of up to [`INLINE_NAME`] bytes held inline (no allocation).
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Entry {
-    /// Exact host, `www.`-folded: `example.com`.
-    Domain(Box<str>),
-    /// `*.example.com`, holding `example.com`.
-    Wildcard(Box<str>),
     /// An IP address, matched by value.
     Ip(IpAddr),
+    /// A domain, wildcard or app origin.
+    Name(Name),
+}
+
+/// How many bytes of a name an entry holds in place; a longer one is boxed.
+const INLINE_NAME: usize = 21;
+
+/// A name entry's text and kind.
+type Name = TaggedStr<NameKind, INLINE_NAME>;
+
+/// What a name entry's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NameKind {
+    /// Exact host, `www.`-folded: `example.com`.
+    Domain,
+    /// `*.example.com`, holding `example.com`.
+    Wildcard,
     /// A non-web origin, held as lower-case `scheme://host`.
-    App(Box<str>),
+    App,
+}
+
+impl Entry {
+    fn name(kind: NameKind, text: &str) -> Self {
+        Entry::Name(Name::new(kind, text))
+    }
+
+    /// The text of a name entry of `kind`, as bytes.
+    #[inline]
+    fn text_of(&self, kind: NameKind) -> Option<&[u8]> {
+        match self {
+            Entry::Name(name) if name.tag() == kind => Some(name.as_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    /// As the variants were written before names were held inline:
+    /// `Domain("example.com")`, `Ip(127.0.0.1)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Ip(ip) => f.debug_tuple("Ip").field(ip).finish(),
+            Entry::Name(name) => name.fmt(f),
+        }
+    }
 }
 
 impl FromStr for AllowedDomain {
@@ -137,7 +179,7 @@ impl FromStr for AllowedDomain {
                 NormalizedHost::Domain(d) if !d.contains('.') => Err(AllowedDomainError::WildcardTooBroad),
                 NormalizedHost::Domain(d) => match public_suffix_section(&d) {
                     Some(section) => Err(AllowedDomainError::WildcardPublicSuffix { suffix: d, section }),
-                    None => Ok(AllowedDomain(Entry::Wildcard(d.into()))),
+                    None => Ok(AllowedDomain(Entry::name(NameKind::Wildcard, &d))),
                 },
             };
         }
@@ -152,13 +194,14 @@ impl FromStr for AllowedDomain {
                     return Err(HostError::BadIdna.into());
                 }
             }
-            return Ok(AllowedDomain(Entry::App(
-                format!("{scheme}://{}", host.to_ascii_lowercase()).into(),
+            return Ok(AllowedDomain(Entry::name(
+                NameKind::App,
+                &format!("{scheme}://{}", host.to_ascii_lowercase()),
             )));
         }
         Ok(AllowedDomain(match normalize_entry_host(host)? {
             NormalizedHost::Ip(ip) => Entry::Ip(ip),
-            NormalizedHost::Domain(d) => Entry::Domain(fold_www(&d).into()),
+            NormalizedHost::Domain(d) => Entry::name(NameKind::Domain, fold_www(&d)),
         }))
     }
 }
@@ -166,15 +209,20 @@ impl FromStr for AllowedDomain {
 impl fmt::Display for AllowedDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            // A stored name that itself starts with a foldable `www.` came
-            // from an entry with two of them (`www.www.example.com`); write
-            // the folded label back so the spelling re-parses to this entry.
-            Entry::Domain(d) if fold_www(d) != &**d => write!(f, "www.{d}"),
-            Entry::Domain(d) => f.write_str(d),
-            Entry::Wildcard(d) => write!(f, "*.{d}"),
             Entry::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
             Entry::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
-            Entry::App(origin) => f.write_str(origin),
+            Entry::Name(name) => {
+                let text = name.as_str();
+                match name.tag() {
+                    // A stored name that itself starts with a foldable `www.`
+                    // came from an entry with two of them
+                    // (`www.www.example.com`); write the folded label back so
+                    // the spelling re-parses to this entry.
+                    NameKind::Domain if fold_www(text) != text => write!(f, "www.{text}"),
+                    NameKind::Domain | NameKind::App => f.write_str(text),
+                    NameKind::Wildcard => write!(f, "*.{text}"),
+                }
+            }
         }
     }
 }
@@ -245,13 +293,18 @@ impl DomainIndex {
     /// Adds an entry; false when an equal one is already there.
     fn insert(&mut self, entry: &Entry) -> bool {
         match entry {
-            Entry::Domain(d) => self.exact.insert(d.clone()),
-            Entry::Wildcard(d) => {
-                self.wildcard_label_counts |= label_count_bit(d);
-                self.wildcards.insert(d.clone())
-            }
             Entry::Ip(ip) => self.ips.insert(*ip),
-            Entry::App(a) => self.apps.insert(a.clone()),
+            Entry::Name(name) => {
+                let text: Box<str> = name.as_str().into();
+                match name.tag() {
+                    NameKind::Domain => self.exact.insert(text),
+                    NameKind::Wildcard => {
+                        self.wildcard_label_counts |= label_count_bit(&text);
+                        self.wildcards.insert(text)
+                    }
+                    NameKind::App => self.apps.insert(text),
+                }
+            }
         }
     }
 }
@@ -287,7 +340,7 @@ impl DomainAllowlist {
             None => self
                 .entries()
                 .iter()
-                .any(|e| matches!(&e.0, Entry::App(a) if **a == *lower)),
+                .any(|e| e.0.text_of(NameKind::App) == Some(lower.as_bytes())),
         }
     }
 
@@ -308,7 +361,7 @@ impl DomainAllowlist {
             None => self
                 .entries()
                 .iter()
-                .any(|e| matches!(&e.0, Entry::Domain(d) if **d == *folded)),
+                .any(|e| e.0.text_of(NameKind::Domain) == Some(folded.as_bytes())),
         }
     }
 
@@ -329,13 +382,16 @@ impl DomainAllowlist {
                     })
                 }
             }
-            None => self.entries().iter().any(|e| match &e.0 {
-                Entry::Wildcard(d) => lower
-                    .len()
-                    .checked_sub(d.len() + 1)
-                    .is_some_and(|dot| lower.as_bytes().get(dot) == Some(&b'.') && lower.get(dot + 1..) == Some(&**d)),
-                _ => false,
-            }),
+            None => {
+                let lower = lower.as_bytes();
+                self.entries().iter().any(|e| match e.0.text_of(NameKind::Wildcard) {
+                    Some(d) => lower
+                        .len()
+                        .checked_sub(d.len() + 1)
+                        .is_some_and(|dot| lower.get(dot) == Some(&b'.') && lower.get(dot + 1..) == Some(d)),
+                    None => false,
+                })
+            }
         }
     }
 

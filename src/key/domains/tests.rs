@@ -227,3 +227,53 @@ fn duplicates_are_dropped_keeping_order() {
     assert_eq!(hashed.get(..2), Some(&["b.com".to_owned(), "a.com".to_owned()][..]));
     assert_eq!(hashed.len(), 2 + SMALL_LIST + 1);
 }
+
+/// Names up to `INLINE_NAME` bytes are held in the entry, longer ones
+/// boxed; both kinds match, print and compare alike.
+#[test]
+fn short_and_long_names_behave_alike() {
+    assert_eq!(std::mem::size_of::<AllowedDomain>(), 24);
+    let long_domain = "a-name-longer-than-inline.example.com";
+    let long_wildcard = "*.another-long-name-for-a-wildcard.example.org";
+    let long_app = "capacitor://a-long-app-host-name.example";
+    for text in [long_domain, long_wildcard, long_app] {
+        assert!(text.len() > INLINE_NAME);
+    }
+    let l = list(&["short.com", "*.cdn.example.net", long_domain, long_wildcard, long_app]);
+    for ok in [
+        "https://short.com",
+        "https://x.cdn.example.net",
+        "https://www.a-name-longer-than-inline.example.com",
+        "https://x.another-long-name-for-a-wildcard.example.org",
+        "capacitor://a-long-app-host-name.example",
+    ] {
+        assert_eq!(check(&l, ok), OriginMatch::Allowed, "{ok}");
+    }
+    for no in [
+        "https://a-name-longer-than-inline.example.co",
+        "https://another-long-name-for-a-wildcard.example.org",
+        "https://cdn.example.net",
+        "capacitor://a-long-app-host-name.exampl",
+    ] {
+        assert_eq!(check(&l, no), OriginMatch::NotAllowed, "{no}");
+    }
+    let shown: Vec<String> = l.scanned.entries().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["short.com", "*.cdn.example.net", long_domain, long_wildcard, long_app]
+    );
+    // Debug reads as the variants always did.
+    assert_eq!(format!("{:?}", l.scanned.entries()[0]), r#"AllowedDomain(Domain("short.com"))"#);
+    assert_eq!(
+        format!("{:?}", l.scanned.entries()[1]),
+        r#"AllowedDomain(Wildcard("cdn.example.net"))"#
+    );
+    let ip: AllowedDomain = "127.0.0.1".parse().unwrap();
+    assert_eq!(format!("{ip:?}"), "AllowedDomain(Ip(127.0.0.1))");
+    // One name held inline and the same name parsed again are equal.
+    assert_eq!(
+        l.scanned.entries()[0],
+        "https://www.short.com/".parse::<AllowedDomain>().unwrap()
+    );
+    assert_ne!(l.scanned.entries()[0], "*.short.com".parse::<AllowedDomain>().unwrap());
+}
