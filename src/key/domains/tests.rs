@@ -263,7 +263,10 @@ fn short_and_long_names_behave_alike() {
         ["short.com", "*.cdn.example.net", long_domain, long_wildcard, long_app]
     );
     // Debug reads as the variants always did.
-    assert_eq!(format!("{:?}", l.scanned.entries()[0]), r#"AllowedDomain(Domain("short.com"))"#);
+    assert_eq!(
+        format!("{:?}", l.scanned.entries()[0]),
+        r#"AllowedDomain(Domain("short.com"))"#
+    );
     assert_eq!(
         format!("{:?}", l.scanned.entries()[1]),
         r#"AllowedDomain(Wildcard("cdn.example.net"))"#
