@@ -48,7 +48,7 @@ use std::time::Duration;
 use keypolicy::http::{Credential, KeyLookup, KeyStore};
 use keypolicy::lifecycle::{OsRandom, RandomSource, SigningKey, SigningKeys};
 use keypolicy::token::Timestamp;
-use keypolicy_registry::{FollowOptions, Follower, PgConfig, PgStore, Registry, SqliteStore, Store};
+use keypolicy_registry::{FollowError, FollowOptions, Follower, PgConfig, PgStore, Registry, SqliteStore, Store};
 
 mod app;
 mod manage;
@@ -306,8 +306,11 @@ fn open_registry(database: &str, signing_key: Option<&str>, max_staleness: Optio
             Some(max) => FollowOptions::default().fail_closed(max),
             None => FollowOptions::default(),
         };
-        let follower =
-            Follower::start(Arc::clone(&registry), config, options).map_err(|e| format!("--max-staleness: {e}"))?;
+        let follower = Follower::start(Arc::clone(&registry), config, options).map_err(|e| match e {
+            // The only option a user sets here.
+            FollowError::Options { .. } => format!("--max-staleness: {e}"),
+            _ => e.to_string(),
+        })?;
         return Ok(Opened {
             registry,
             follower: Some(follower),

@@ -286,3 +286,46 @@ fn two_nodes_opening_one_account_at_once_agree_on_its_defaults() {
         b.owner("GET", "/keys/v1/bob", None).json()
     );
 }
+
+/// A fail-closed threshold at or under the 5 s poll would make an idle,
+/// healthy node refuse: the node refuses to start, naming the option.
+#[test]
+fn a_max_staleness_within_the_poll_is_refused() {
+    let Some(url) = cluster("fleet_max_staleness") else {
+        return;
+    };
+    let db = TestDatabase::create(&url, "fleet_staleness");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tile_server"))
+        .args([
+            "--port",
+            "0",
+            "--signing-key",
+            support::process::SIGNING,
+            "--max-staleness",
+            "5",
+        ])
+        .arg("--database")
+        .arg(&db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + support::process::TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("tile_server --max-staleness 5 did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--max-staleness: follow options: max_staleness = 5s: must exceed poll_interval"),
+        "{stderr}"
+    );
+}
